@@ -1,0 +1,312 @@
+//! `switchboard`: the headless CLI. Simulate a call and print its events as JSON
+//! Lines, score sentiment, run the benchmarks.
+//!
+//! Exit codes: 0 ok, 2 bad input (missing file, corrupt WAV, malformed scenario,
+//! bad flag), 1 anything else. Errors are one line on stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard::call::CallConfig;
+use switchboard::config::Config;
+use switchboard::events::EventKind;
+use switchboard::hub::{CallHub, LocalHub};
+use switchboard::lang::{detect, Lang, LangHint};
+use switchboard::scenario::Scenario;
+use switchboard::sentiment::{LexiconSentiment, SentimentAnalyzer};
+use switchboard::transport::{run_scenario, SimError, SimOptions, SttMode};
+use switchboard::tts::espeak::EspeakTts;
+use switchboard::tts::fake::FakeTextToSpeech;
+use switchboard::tts::TextToSpeech;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Arabic/English AI call-center engine"
+)]
+struct Cli {
+    /// JSON config file (defaults work offline).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SttArg {
+    /// Scenario text goes straight to the pipeline.
+    Text,
+    /// Scenario lines are spoken by espeak-ng through VAD/end of turn; an oracle
+    /// recognizer returns the scripted words.
+    Script,
+    /// Local Whisper (arrives with the local models).
+    Local,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TtsArg {
+    Espeak,
+    /// A tone generator for tests: no voice.
+    Fake,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one call from a scenario file; print every CallEvent as a JSON line.
+    Simulate {
+        scenario: PathBuf,
+        /// Write the agent's audio per turn as DIR/turn-NN.wav.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        stt: SttArg,
+        /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1), or "fallback"
+        /// for the built-in template replier.
+        #[arg(long, default_value = "fallback")]
+        llm: String,
+        /// Model name for --llm URL.
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long, value_enum, default_value = "espeak")]
+        tts: TtsArg,
+        /// Run the call this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Skip the agent's greeting.
+        #[arg(long)]
+        no_greeting: bool,
+    },
+    /// Score the sentiment of a text: {"label", "score", "lang"}.
+    Sentiment {
+        #[arg(long, default_value = "auto")]
+        lang: String,
+        text: Vec<String>,
+    },
+    /// Measure pipeline overhead per turn and concurrent calls.
+    Bench {
+        /// Concurrent calls for the load test.
+        #[arg(long, default_value_t = 1000)]
+        calls: usize,
+        /// Length of the load test.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Turns measured for pipeline overhead.
+        #[arg(long, default_value_t = 2000)]
+        turns: usize,
+    },
+}
+
+enum Failure {
+    Input(String),
+    Other(String),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Input(e.to_string()))?;
+    match cli.command {
+        Command::Simulate {
+            scenario,
+            out,
+            stt,
+            llm,
+            model,
+            tts,
+            speed,
+            no_greeting,
+        } => {
+            simulate(
+                config,
+                scenario,
+                out,
+                stt,
+                llm,
+                model,
+                tts,
+                speed,
+                no_greeting,
+            )
+            .await
+        }
+        Command::Sentiment { lang, text } => {
+            let hint = LangHint::parse(&lang).ok_or_else(|| {
+                Failure::Input(format!("--lang must be ar, en or auto, not {lang:?}"))
+            })?;
+            let text = text.join(" ");
+            if text.trim().is_empty() {
+                return Err(Failure::Input("give the text to score".into()));
+            }
+            let lang = hint.fixed().unwrap_or_else(|| detect(&text, Lang::En));
+            let s = LexiconSentiment::new().analyze(&text, lang);
+            let line =
+                serde_json::json!({"label": s.label, "score": round3(s.score), "lang": lang});
+            println!("{line}");
+            Ok(())
+        }
+        Command::Bench {
+            calls,
+            seconds,
+            turns,
+        } => {
+            let report = switchboard::bench::run_all(calls, Duration::from_secs(seconds), turns)
+                .await
+                .map_err(Failure::Other)?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+fn round3(x: f32) -> f64 {
+    (x as f64 * 1000.0).round() / 1000.0
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn simulate(
+    mut config: Config,
+    scenario_path: PathBuf,
+    out: Option<PathBuf>,
+    stt: SttArg,
+    llm: String,
+    model: Option<String>,
+    tts: TtsArg,
+    speed: f64,
+    no_greeting: bool,
+) -> Result<(), Failure> {
+    let scenario = Scenario::load(&scenario_path).map_err(|e| Failure::Input(e.to_string()))?;
+    if !(speed.is_finite() && speed > 0.0 && speed <= 100.0) {
+        return Err(Failure::Input(format!(
+            "--speed must be between 0 and 100, not {speed}"
+        )));
+    }
+    let stt_mode = match stt {
+        SttArg::Text => SttMode::Text,
+        SttArg::Script => SttMode::Script,
+        SttArg::Local => {
+            return Err(Failure::Input(
+                "--stt local needs the local Whisper model, which this build does not include yet; use --stt text or --stt script"
+                    .into(),
+            ))
+        }
+    };
+    if llm != "fallback" {
+        if !(llm.starts_with("http://") || llm.starts_with("https://")) {
+            return Err(Failure::Input(format!(
+                "--llm must be an http(s) URL or \"fallback\", not {llm:?}"
+            )));
+        }
+        config.llm.base_url = Some(llm);
+    } else {
+        config.llm.base_url = None;
+    }
+    if let Some(m) = model {
+        config.llm.model = m;
+    }
+    let mut providers = config.providers();
+    let customer_tts: Arc<dyn TextToSpeech> = match tts {
+        TtsArg::Espeak => {
+            let espeak = EspeakTts::with_binary(config.tts.espeak_binary.clone());
+            if !espeak.available() {
+                eprintln!("warning: espeak-ng is not installed: the agent will have no voice (run scripts/setup.sh)");
+            }
+            Arc::new(espeak)
+        }
+        TtsArg::Fake => {
+            let fake: Arc<dyn TextToSpeech> = Arc::new(FakeTextToSpeech::new());
+            providers.tts = vec![fake.clone()];
+            fake
+        }
+    };
+    let call_config = CallConfig {
+        default_lang: config.default_lang,
+        turn: config.turn.clone(),
+        greet: !no_greeting,
+        ..Default::default()
+    };
+    let hub = LocalHub::new(4096);
+    let mut events = hub.subscribe();
+    let printer = tokio::spawn(async move {
+        let stdout = std::io::stdout();
+        loop {
+            match events.recv().await {
+                Ok(ev) => {
+                    let end = matches!(ev.kind, EventKind::CallEnded { .. });
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        let mut out = stdout.lock();
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                    if end {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("warning: {n} events were dropped by a slow output");
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let opts = SimOptions {
+        stt: stt_mode,
+        speed,
+        out_dir: out,
+        customer_tts: Some(customer_tts),
+        ..Default::default()
+    };
+    let result = run_scenario(&hub, &scenario, providers, call_config, opts).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
+    match result {
+        Ok(report) => {
+            for n in report.timeouts {
+                eprintln!("warning: turn {n} did not complete in time");
+            }
+            Ok(())
+        }
+        Err(SimError::Input(m)) => Err(Failure::Input(m)),
+        Err(SimError::Output(m)) => Err(Failure::Other(m)),
+    }
+}

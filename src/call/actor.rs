@@ -1,0 +1,1124 @@
+//! The call actor. See the module docs of `call` for the shape; the rules that
+//! matter for the customer:
+//! - a frame of audio is handled at once (VAD, turn detection, STT push), never
+//!   behind a model call;
+//! - barge-in stops playback on the frame that detects it and cancels generation and
+//!   synthesis in flight; the transcript keeps only the words that were played;
+//! - a failing provider produces an `error` event and a fallback, never the end of
+//!   the call.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Interval, MissedTickBehavior};
+
+use super::playback::Playback;
+use super::reply::{self, ReplyJob, ReplyMsg, ReplySource};
+use super::summary::CallRecord;
+use super::{
+    CallCommand, CallConfig, CallHandle, CallSetup, CallStatus, Controller, EventTx, InboundFrame,
+    OutboundFrame, Providers, SupervisorCommand,
+};
+use crate::audio::Frame;
+use crate::events::{
+    CallEvent, CustomerInfo, EndReason, EventKind, Speaker, Stage, SupervisorAction, TurnMetrics,
+};
+use crate::lang::Lang;
+use crate::llm::{ChatMessage, ChatRequest};
+use crate::routing::{
+    classify_intent, persona, ChangeReason, Intent, PersonaId, ReplyContext, Router,
+    TemplateReplier,
+};
+use crate::sentiment::SentimentTrend;
+use crate::stt::{SttError, SttResult, SttSession};
+use crate::tts::VoiceSpec;
+use crate::turn::{EndOfTurnDetector, TurnEvent};
+
+/// Starts the actor of one call and returns its handle. Events go to `events`.
+pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
+    let CallSetup {
+        call_id,
+        customer,
+        config,
+        providers,
+        io,
+    } = setup;
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let router = Router::new(config.routing.clone());
+    let status = CallStatus {
+        call_id: call_id.clone(),
+        customer: customer.clone(),
+        controller: Controller::Ai,
+        persona: router.current(),
+        pinned: None,
+        turns: 0,
+        sentiment_trend: 0.0,
+        // A greeting is about to play: whoever waits for the line to be free must
+        // not see it idle before the actor has even started.
+        busy: config.greet,
+        agent_speaking: false,
+        ended: false,
+    };
+    let (status_tx, status_rx) = watch::channel(status);
+    let (reply_tx, reply_rx) = mpsc::channel(256);
+    let (stt_tx, stt_rx) = mpsc::channel(8);
+    let lang = config.lang.fixed().unwrap_or(config.default_lang);
+    let actor = Actor {
+        call_id: call_id.clone(),
+        started: Instant::now(),
+        detector: EndOfTurnDetector::new(config.turn.clone()),
+        customer,
+        router,
+        trend: SentimentTrend::default(),
+        history: Vec::new(),
+        notes: Vec::new(),
+        controller: Controller::Ai,
+        turns: 0,
+        lang,
+        stt_session: None,
+        speech_active: false,
+        utterance_seq: 0,
+        stt_pending: 0,
+        reply_seq: 0,
+        reply: None,
+        deferred: None,
+        playback: Playback::new(),
+        playing: false,
+        start_ticks: false,
+        transport: io.transport.clone(),
+        out: io.agent_audio,
+        events,
+        status: status_tx,
+        reply_tx,
+        stt_tx,
+        record: CallRecord::default(),
+        replier: TemplateReplier,
+        providers,
+        config,
+        ended: false,
+    };
+    tokio::spawn(actor.run(
+        cmd_rx,
+        io.customer_audio,
+        io.supervisor_audio,
+        reply_rx,
+        stt_rx,
+    ));
+    CallHandle {
+        call_id,
+        commands: cmd_tx,
+        status: status_rx,
+    }
+}
+
+/// Timestamps of one turn, turned into `turn_metrics` when the first frame is out.
+#[derive(Debug, Clone, Copy)]
+struct TurnTiming {
+    turn: u32,
+    eou_ms: f64,
+    eou_at: Instant,
+    stt_at: Instant,
+    first_token_at: Option<Instant>,
+    first_sentence_at: Option<Instant>,
+    first_audio_at: Option<Instant>,
+}
+
+struct ActiveReply {
+    seq: u64,
+    turn: u32,
+    speaker: Speaker,
+    persona: PersonaId,
+    lang: Lang,
+    task: JoinHandle<()>,
+    timing: Option<TurnTiming>,
+    /// All text and audio have arrived; playback finishes the utterance.
+    done: bool,
+    started_playing: bool,
+}
+
+struct SttDone {
+    seq: u64,
+    result: Result<SttResult, SttError>,
+    eou_ms: f64,
+    eou_at: Instant,
+}
+
+struct Actor {
+    call_id: String,
+    started: Instant,
+    detector: EndOfTurnDetector,
+    customer: CustomerInfo,
+    router: Router,
+    trend: SentimentTrend,
+    history: Vec<ChatMessage>,
+    notes: Vec<String>,
+    controller: Controller,
+    turns: u32,
+    lang: Lang,
+    stt_session: Option<Box<dyn SttSession>>,
+    speech_active: bool,
+    utterance_seq: u64,
+    /// Utterances handed to STT whose result has not come back.
+    stt_pending: u32,
+    reply_seq: u64,
+    reply: Option<ActiveReply>,
+    /// A turn whose reply waits because the customer started speaking again.
+    deferred: Option<(u32, Intent, TurnTiming, Option<String>)>,
+    playback: Playback,
+    /// The playback clock is running.
+    playing: bool,
+    /// Ask the run loop to (re)start the playback clock from now.
+    start_ticks: bool,
+    transport: String,
+    out: mpsc::Sender<OutboundFrame>,
+    events: EventTx,
+    status: watch::Sender<CallStatus>,
+    reply_tx: mpsc::Sender<ReplyMsg>,
+    stt_tx: mpsc::Sender<SttDone>,
+    record: CallRecord,
+    replier: TemplateReplier,
+    providers: Providers,
+    config: CallConfig,
+    ended: bool,
+}
+
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<CallCommand>,
+        mut customer_audio: mpsc::Receiver<InboundFrame>,
+        supervisor_audio: Option<mpsc::Receiver<Frame>>,
+        mut reply_rx: mpsc::Receiver<ReplyMsg>,
+        mut stt_rx: mpsc::Receiver<SttDone>,
+    ) {
+        let mut interval: Option<Interval> = None;
+        let mut audio_open = true;
+        let mut sup_audio = supervisor_audio;
+        self.start();
+        while !self.ended {
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => self.end(EndReason::Shutdown),
+                },
+                m = reply_rx.recv() => {
+                    if let Some(m) = m {
+                        self.on_reply(m);
+                    }
+                }
+                d = stt_rx.recv() => {
+                    if let Some(d) = d {
+                        self.on_stt_done(d);
+                    }
+                }
+                _ = tick(&mut interval) => self.on_tick(),
+                f = customer_audio.recv(), if audio_open => match f {
+                    Some(f) => self.on_customer_frame(f),
+                    None => {
+                        audio_open = false;
+                        self.end(EndReason::TransportClosed);
+                    }
+                },
+                f = async { match sup_audio.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match f {
+                    Some(f) => self.on_supervisor_frame(f),
+                    None => sup_audio = None,
+                },
+            }
+            if self.start_ticks {
+                self.start_ticks = false;
+                let period = self.config.frame_period;
+                let mut i = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                i.set_missed_tick_behavior(MissedTickBehavior::Burst);
+                interval = Some(i);
+            }
+            if !self.playing {
+                interval = None;
+            }
+            self.publish_status();
+        }
+        if let Some(r) = self.reply.take() {
+            r.task.abort();
+        }
+    }
+
+    fn emit(&self, kind: EventKind) {
+        let ev = CallEvent {
+            call_id: self.call_id.clone(),
+            t_ms: self.started.elapsed().as_millis() as u64,
+            kind,
+        };
+        // No subscriber is fine: a call runs whether or not anyone watches.
+        let _ = self.events.send(ev);
+    }
+
+    fn publish_status(&self) {
+        let busy = self.speech_active
+            || self.stt_pending > 0
+            || self.reply.is_some()
+            || self.deferred.is_some()
+            || self.playback.active;
+        let speaking = self.agent_speaking();
+        let controller = self.controller;
+        let persona = self.router.current();
+        let pinned = self.router.pinned();
+        let turns = self.turns;
+        let trend = self.trend.value();
+        let ended = self.ended;
+        self.status.send_if_modified(|s| {
+            let changed = s.busy != busy
+                || s.agent_speaking != speaking
+                || s.controller != controller
+                || s.persona != persona
+                || s.pinned != pinned
+                || s.turns != turns
+                || s.sentiment_trend != trend
+                || s.ended != ended;
+            if changed {
+                s.busy = busy;
+                s.agent_speaking = speaking;
+                s.controller = controller;
+                s.persona = persona;
+                s.pinned = pinned;
+                s.turns = turns;
+                s.sentiment_trend = trend;
+                s.ended = ended;
+            }
+            changed
+        });
+    }
+
+    fn agent_speaking(&self) -> bool {
+        self.reply
+            .as_ref()
+            .is_some_and(|r| r.started_playing && r.speaker == Speaker::Agent)
+    }
+
+    fn start(&mut self) {
+        self.emit(EventKind::CallStarted {
+            customer: self.customer.clone(),
+            lang: self.config.lang,
+            persona: self.router.current(),
+            transport: self.transport.clone(),
+        });
+        self.record.customer_name = self.customer.name.clone();
+        self.record.personas.push(self.router.current());
+        if self.config.greet {
+            let p = persona(self.router.current());
+            let text = p.greeting(self.lang, self.customer.name.as_deref());
+            let voice = p.voice(self.lang);
+            self.start_reply(
+                0,
+                Speaker::Agent,
+                None,
+                ReplySource::Fixed {
+                    text,
+                    provider: "greeting",
+                    fallback: false,
+                },
+                voice,
+                None,
+            );
+        }
+    }
+
+    // ---- customer audio ------------------------------------------------------------
+
+    fn on_customer_frame(&mut self, f: InboundFrame) {
+        if let Some(h) = &self.config.frame_lag {
+            h.record(f.due.elapsed());
+        }
+        let speaking = self.agent_speaking() && self.controller == Controller::Ai;
+        let event = self.detector.push(&f.frame, speaking);
+        let mut opened_now = false;
+        match event {
+            Some(TurnEvent::SpeechStarted) => {
+                opened_now = self.begin_utterance();
+            }
+            Some(TurnEvent::BargeIn) => {
+                self.interrupt_agent(true);
+                if self.stt_session.is_none() && !self.speech_active {
+                    opened_now = self.begin_utterance();
+                }
+            }
+            Some(TurnEvent::EndOfTurn {
+                trailing_silence_ms,
+                ..
+            }) => {
+                self.push_stt(&f.frame);
+                self.end_utterance(trailing_silence_ms as f64);
+                return;
+            }
+            None => {}
+        }
+        if !opened_now {
+            self.push_stt(&f.frame);
+        }
+    }
+
+    fn push_stt(&mut self, frame: &Frame) {
+        let Some(session) = self.stt_session.as_mut() else {
+            return;
+        };
+        if let Some(partial) = session.push(frame) {
+            self.emit(EventKind::Transcript {
+                speaker: Speaker::Customer,
+                text: partial,
+                lang: self.lang,
+                is_final: false,
+                turn: self.turns + 1,
+                persona: None,
+                interrupted: false,
+            });
+        }
+    }
+
+    /// Speech began. Returns true if the current frame was already given to STT.
+    fn begin_utterance(&mut self) -> bool {
+        if self.speech_active {
+            return false;
+        }
+        self.speech_active = true;
+        // The customer kept talking after we thought the turn was over: the reply we
+        // were preparing is premature. Nothing was heard yet, so drop it quietly.
+        if let Some(r) = &self.reply {
+            if !r.started_playing && r.speaker == Speaker::Agent && r.turn > 0 {
+                let turn = r.turn;
+                let timing = r.timing;
+                self.cancel_reply();
+                if let Some(t) = timing {
+                    let intent = self.record.intents.last().copied().unwrap_or(Intent::Other);
+                    self.deferred = Some((turn, intent, t, None));
+                }
+            }
+        }
+        let Some(stt) = self.providers.stt.clone() else {
+            return false;
+        };
+        let mut session = stt.start(self.config.lang);
+        let pre: Vec<Frame> = self.detector.pre_roll().copied().collect();
+        for f in &pre {
+            let _ = session.push(f);
+        }
+        self.stt_session = Some(session);
+        true
+    }
+
+    fn end_utterance(&mut self, trailing_silence_ms: f64) {
+        self.speech_active = false;
+        self.utterance_seq += 1;
+        let seq = self.utterance_seq;
+        let eou_at = Instant::now();
+        match self.stt_session.take() {
+            Some(session) => {
+                self.stt_pending += 1;
+                let tx = self.stt_tx.clone();
+                tokio::spawn(async move {
+                    let result =
+                        match tokio::time::timeout(Duration::from_secs(15), session.finish()).await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(SttError::Timeout { ms: 15_000 }),
+                        };
+                    let _ = tx
+                        .send(SttDone {
+                            seq,
+                            result,
+                            eou_ms: trailing_silence_ms,
+                            eou_at,
+                        })
+                        .await;
+                });
+            }
+            None => {
+                let err = SttError::Unavailable(
+                    "no speech recognizer is configured for audio (use text input, or install the local models)"
+                        .into(),
+                );
+                self.on_stt_failure(&err);
+            }
+        }
+    }
+
+    fn on_stt_done(&mut self, d: SttDone) {
+        self.stt_pending = self.stt_pending.saturating_sub(1);
+        let _ = d.seq;
+        match d.result {
+            Ok(r) => {
+                let timing = TurnTiming {
+                    turn: 0,
+                    eou_ms: d.eou_ms,
+                    eou_at: d.eou_at,
+                    stt_at: Instant::now(),
+                    first_token_at: None,
+                    first_sentence_at: None,
+                    first_audio_at: None,
+                };
+                self.on_customer_utterance(r.text, Some(r.lang), timing);
+            }
+            Err(e) => self.on_stt_failure(&e),
+        }
+    }
+
+    /// Recognition failed: say so, and ask the customer to repeat rather than guess.
+    fn on_stt_failure(&mut self, e: &SttError) {
+        self.record.errors += 1;
+        self.emit(EventKind::Error {
+            turn: Some(self.turns + 1),
+            stage: Stage::Stt,
+            code: e.code().into(),
+            message: e.to_string(),
+            fallback: Some("template".into()),
+        });
+        if self.controller == Controller::Supervisor || self.speech_active {
+            return;
+        }
+        // The failed utterance followed a turn whose reply was held back: answer that.
+        if let Some((turn, intent, timing, prefix)) = self.deferred.take() {
+            self.reply_to_turn(turn, intent, timing, prefix);
+            return;
+        }
+        let id = self.router.current();
+        let text = self.replier.reply(&ReplyContext {
+            persona: id,
+            intent: Intent::Unclear,
+            lang: self.lang,
+            customer_name: self.customer.name.as_deref(),
+            turn: self.turns,
+            customer_text: "",
+        });
+        let voice = persona(id).voice(self.lang);
+        self.start_reply(
+            self.turns,
+            Speaker::Agent,
+            None,
+            ReplySource::Fixed {
+                text,
+                provider: "template",
+                fallback: true,
+            },
+            voice,
+            None,
+        );
+    }
+
+    // ---- one customer turn ------------------------------------------------------
+
+    fn on_customer_utterance(&mut self, text: String, lang: Option<Lang>, mut timing: TurnTiming) {
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            // Noise, a cough, a click: not a turn. A reply held back for it goes now.
+            if !self.speech_active {
+                if let Some((turn, intent, timing, prefix)) = self.deferred.take() {
+                    self.reply_to_turn(turn, intent, timing, prefix);
+                }
+            }
+            return;
+        }
+        self.turns += 1;
+        let turn = self.turns;
+        timing.turn = turn;
+        let lang = match self.config.lang.fixed() {
+            Some(l) => l,
+            None => lang.unwrap_or_else(|| crate::lang::detect(&text, self.lang)),
+        };
+        self.lang = lang;
+        self.emit(EventKind::Transcript {
+            speaker: Speaker::Customer,
+            text: text.clone(),
+            lang,
+            is_final: true,
+            turn,
+            persona: None,
+            interrupted: false,
+        });
+        let sentiment = self.providers.sentiment.analyze(&text, lang);
+        let trend = self.trend.push(sentiment.score);
+        self.record.scores.push(sentiment.score);
+        self.emit(EventKind::Sentiment {
+            turn,
+            score: sentiment.score,
+            label: sentiment.label,
+            trend,
+        });
+        let intent = classify_intent(&text, lang);
+        self.record.intents.push(intent);
+        if self.record.first_customer_text.is_none() {
+            self.record.first_customer_text = Some(text.clone());
+        }
+        self.record.last_customer_text = Some(text.clone());
+        let mut prefix = None;
+        if let Some(change) = self.router.observe(turn, intent, sentiment.score, trend) {
+            prefix = Some(persona(change.to).handoff_line(lang));
+            self.on_persona_change(change.from, change.to, change.reason, turn, change.why);
+        }
+        self.history.push(ChatMessage::user(text));
+        // A reply held back for an earlier turn is folded into this one.
+        let carried = self.deferred.take();
+        if prefix.is_none() {
+            prefix = carried.and_then(|(_, _, _, p)| p);
+        }
+        if self.controller == Controller::Supervisor {
+            self.emit(EventKind::TurnMetrics(TurnMetrics {
+                turn,
+                eou_ms: timing.eou_ms,
+                stt_ms: ms(timing.stt_at - timing.eou_at),
+                ..Default::default()
+            }));
+            return;
+        }
+        if self.speech_active {
+            self.deferred = Some((turn, intent, timing, prefix));
+            return;
+        }
+        self.reply_to_turn(turn, intent, timing, prefix);
+    }
+
+    fn on_persona_change(
+        &mut self,
+        from: PersonaId,
+        to: PersonaId,
+        reason: ChangeReason,
+        turn: u32,
+        why: String,
+    ) {
+        self.record.personas.push(to);
+        self.emit(EventKind::PersonaChanged {
+            from,
+            to,
+            reason,
+            turn,
+            why,
+        });
+    }
+
+    fn reply_to_turn(
+        &mut self,
+        turn: u32,
+        intent: Intent,
+        timing: TurnTiming,
+        prefix: Option<String>,
+    ) {
+        let id = self.router.current();
+        let p = persona(id);
+        let lang = self.lang;
+        let customer_text = self.record.last_customer_text.clone().unwrap_or_default();
+        let fallback = self.replier.reply(&ReplyContext {
+            persona: id,
+            intent,
+            lang,
+            customer_name: self.customer.name.as_deref(),
+            turn,
+            customer_text: &customer_text,
+        });
+        let source = match self.providers.llm.clone() {
+            Some(llm) => ReplySource::Llm {
+                llm,
+                request: self.build_request(id, lang, prefix.as_deref()),
+                fallback,
+            },
+            None => ReplySource::Fixed {
+                text: fallback,
+                provider: "template",
+                fallback: false,
+            },
+        };
+        self.start_reply(
+            turn,
+            Speaker::Agent,
+            prefix,
+            source,
+            p.voice(lang),
+            Some(timing),
+        );
+    }
+
+    fn build_request(&self, id: PersonaId, lang: Lang, prefix: Option<&str>) -> ChatRequest {
+        let p = persona(id);
+        let mut system = p.system_prompt(lang);
+        system.push_str("\n\n");
+        let c = &self.customer;
+        if let Some(name) = &c.name {
+            system.push_str(&format!("Customer name: {name}.\n"));
+        }
+        system.push_str(match lang {
+            Lang::Ar => "The customer is speaking Arabic: answer in Arabic.\n",
+            Lang::En => "The customer is speaking English: answer in English.\n",
+        });
+        if let Some(prefix) = prefix {
+            system.push_str(&format!(
+                "You have just taken over this call and already said: \"{prefix}\". Do not introduce yourself again.\n"
+            ));
+        }
+        if !self.notes.is_empty() {
+            system.push_str("Notes from your supervisor (follow them; never read them out):\n");
+            for n in &self.notes {
+                system.push_str(&format!("- {n}\n"));
+            }
+        }
+        let mut messages = vec![ChatMessage::system(system)];
+        let keep = self.config.history_turns * 2;
+        let start = self.history.len().saturating_sub(keep);
+        messages.extend(self.history[start..].iter().cloned());
+        ChatRequest {
+            messages,
+            max_tokens: self.config.max_reply_tokens,
+            temperature: self.config.temperature,
+        }
+    }
+
+    // ---- replies and playback -------------------------------------------------------
+
+    fn start_reply(
+        &mut self,
+        turn: u32,
+        speaker: Speaker,
+        prefix: Option<String>,
+        source: ReplySource,
+        voice: VoiceSpec,
+        timing: Option<TurnTiming>,
+    ) {
+        self.cancel_reply();
+        self.reply_seq += 1;
+        let seq = self.reply_seq;
+        let job = ReplyJob {
+            seq,
+            prefix,
+            source,
+            voice,
+            tts: self.providers.tts.clone(),
+            first_flush_chars: self.config.first_flush_chars,
+            tts_timeout: self.config.tts_timeout,
+        };
+        let task = tokio::spawn(reply::run(job, self.reply_tx.clone()));
+        self.playback.begin(turn, speaker);
+        self.reply = Some(ActiveReply {
+            seq,
+            turn,
+            speaker,
+            persona: self.router.current(),
+            lang: self.lang,
+            task,
+            timing,
+            done: false,
+            started_playing: false,
+        });
+    }
+
+    fn cancel_reply(&mut self) {
+        if let Some(r) = self.reply.take() {
+            r.task.abort();
+        }
+        self.playback.clear();
+        self.playing = false;
+    }
+
+    /// Stops the agent mid-utterance. With `barge_in`, the customer cut in: record
+    /// what they heard. Returns true if an utterance was playing.
+    fn interrupt_agent(&mut self, barge_in: bool) -> bool {
+        let Some(r) = &self.reply else { return false };
+        if !r.started_playing {
+            return false;
+        }
+        let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
+        let (heard, dropped) = self.playback.heard_and_dropped();
+        self.cancel_reply();
+        if barge_in {
+            self.emit(EventKind::BargeIn {
+                turn,
+                heard: heard.clone(),
+                dropped,
+            });
+        }
+        self.emit(EventKind::Transcript {
+            speaker,
+            text: heard.clone(),
+            lang,
+            is_final: true,
+            turn,
+            persona: (speaker == Speaker::Agent).then_some(persona_id),
+            interrupted: true,
+        });
+        if !heard.is_empty() {
+            self.history
+                .push(ChatMessage::assistant(format!("{heard}…")));
+        }
+        true
+    }
+
+    fn on_reply(&mut self, m: ReplyMsg) {
+        let Some(r) = self.reply.as_mut() else { return };
+        if m.seq() != r.seq {
+            return;
+        }
+        match m {
+            ReplyMsg::FirstToken { at, .. } => {
+                if let Some(t) = r.timing.as_mut() {
+                    t.first_token_at.get_or_insert(at);
+                }
+            }
+            ReplyMsg::Sentence { idx, text, at, .. } => {
+                if let Some(t) = r.timing.as_mut() {
+                    t.first_sentence_at.get_or_insert(at);
+                }
+                self.playback.add_sentence(idx, &text);
+            }
+            ReplyMsg::Audio {
+                idx, samples, at, ..
+            } => {
+                if let Some(t) = r.timing.as_mut() {
+                    t.first_audio_at.get_or_insert(at);
+                }
+                self.playback.push_audio(idx, &samples);
+                self.kick_playback();
+            }
+            ReplyMsg::SentenceDone { idx, .. } => {
+                self.playback.end_sentence(idx);
+                self.kick_playback();
+            }
+            ReplyMsg::Problem {
+                stage,
+                code,
+                message,
+                fallback,
+                ..
+            } => {
+                let turn = r.turn;
+                self.record.errors += 1;
+                self.emit(EventKind::Error {
+                    turn: Some(turn),
+                    stage,
+                    code,
+                    message,
+                    fallback,
+                });
+            }
+            ReplyMsg::Done {
+                text,
+                provider,
+                fallback,
+                ..
+            } => {
+                r.done = true;
+                let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
+                if speaker == Speaker::Agent {
+                    self.emit(EventKind::AgentReply {
+                        turn,
+                        persona: persona_id,
+                        lang,
+                        text,
+                        provider,
+                        fallback,
+                    });
+                }
+                if !self.playing && !self.playback.has_frames() {
+                    self.finish_utterance();
+                }
+            }
+        }
+    }
+
+    /// Audio arrived: if the clock is stopped, play a frame now and restart it, so
+    /// the first frame of a reply goes out the moment it exists.
+    fn kick_playback(&mut self) {
+        if !self.playing && self.playback.has_frames() {
+            self.playing = true;
+            self.start_ticks = true;
+            self.play_frame();
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if self.playback.has_frames() {
+            self.play_frame();
+            return;
+        }
+        // Out of audio: either the utterance is over or synthesis is behind.
+        self.playing = false;
+        if self.reply.as_ref().is_some_and(|r| r.done) {
+            self.finish_utterance();
+        }
+    }
+
+    fn play_frame(&mut self) {
+        if self.out.capacity() == 0 {
+            // The transport is behind; keep the frame for the next tick.
+            return;
+        }
+        let Some(played) = self.playback.next_frame() else {
+            return;
+        };
+        let Some(r) = self.reply.as_mut() else { return };
+        let frame = OutboundFrame {
+            frame: played.frame,
+            turn: r.turn,
+            speaker: r.speaker,
+        };
+        if self.out.try_send(frame).is_err() {
+            return;
+        }
+        let first = !r.started_playing;
+        r.started_playing = true;
+        let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
+        if first {
+            if let Some(t) = r.timing.take() {
+                let now = Instant::now();
+                let total = ms(now - t.eou_at);
+                self.emit(EventKind::TurnMetrics(TurnMetrics {
+                    turn: t.turn,
+                    eou_ms: t.eou_ms,
+                    stt_ms: ms(t.stt_at - t.eou_at),
+                    llm_first_token_ms: t
+                        .first_token_at
+                        .map(|a| ms(a.saturating_duration_since(t.stt_at))),
+                    tts_first_audio_ms: match (t.first_sentence_at, t.first_audio_at) {
+                        (Some(s), Some(a)) => Some(ms(a.saturating_duration_since(s))),
+                        _ => None,
+                    },
+                    total_ms: Some(total),
+                    response_ms: Some(t.eou_ms + total),
+                }));
+            }
+        }
+        if played.new_sentence {
+            self.emit(EventKind::Transcript {
+                speaker,
+                text: self.playback.spoken_so_far(),
+                lang,
+                is_final: false,
+                turn,
+                persona: (speaker == Speaker::Agent).then_some(persona_id),
+                interrupted: false,
+            });
+        }
+    }
+
+    /// The whole utterance has been played.
+    fn finish_utterance(&mut self) {
+        let Some(r) = self.reply.take() else { return };
+        self.playing = false;
+        if let Some(t) = r.timing {
+            // Nothing could be played (every TTS failed): still report the turn.
+            self.emit(EventKind::TurnMetrics(TurnMetrics {
+                turn: t.turn,
+                eou_ms: t.eou_ms,
+                stt_ms: ms(t.stt_at - t.eou_at),
+                llm_first_token_ms: t
+                    .first_token_at
+                    .map(|a| ms(a.saturating_duration_since(t.stt_at))),
+                tts_first_audio_ms: None,
+                total_ms: None,
+                response_ms: None,
+            }));
+        }
+        let (heard, _) = self.playback.heard_and_dropped();
+        self.playback.clear();
+        if heard.is_empty() {
+            return;
+        }
+        self.emit(EventKind::Transcript {
+            speaker: r.speaker,
+            text: heard.clone(),
+            lang: r.lang,
+            is_final: true,
+            turn: r.turn,
+            persona: (r.speaker == Speaker::Agent).then_some(r.persona),
+            interrupted: false,
+        });
+        let line = match r.speaker {
+            Speaker::Supervisor => format!("(supervisor) {heard}"),
+            _ => heard,
+        };
+        self.history.push(ChatMessage::assistant(line));
+    }
+
+    fn on_supervisor_frame(&mut self, frame: Frame) {
+        if self.controller != Controller::Supervisor {
+            return;
+        }
+        let _ = self.out.try_send(OutboundFrame {
+            frame,
+            turn: self.turns,
+            speaker: Speaker::Supervisor,
+        });
+    }
+
+    // ---- commands ---------------------------------------------------------------------
+
+    fn on_command(&mut self, cmd: CallCommand) {
+        match cmd {
+            CallCommand::CustomerText { text, lang } => {
+                // Text arriving while the agent talks is the customer cutting in.
+                self.interrupt_agent(true);
+                let now = Instant::now();
+                let timing = TurnTiming {
+                    turn: 0,
+                    eou_ms: 0.0,
+                    eou_at: now,
+                    stt_at: now,
+                    first_token_at: None,
+                    first_sentence_at: None,
+                    first_audio_at: None,
+                };
+                self.on_customer_utterance(text, lang, timing);
+            }
+            CallCommand::Supervisor(cmd) => self.on_supervisor(cmd),
+            CallCommand::Hangup => self.end(EndReason::CustomerHangup),
+        }
+    }
+
+    fn on_supervisor(&mut self, cmd: SupervisorCommand) {
+        self.record.supervisor_actions += 1;
+        match cmd {
+            SupervisorCommand::Takeover => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Takeover,
+                    persona: None,
+                    text: None,
+                });
+                if self.controller == Controller::Supervisor {
+                    return;
+                }
+                self.interrupt_agent(false);
+                self.cancel_reply();
+                self.deferred = None;
+                self.controller = Controller::Supervisor;
+                self.record.took_over = true;
+            }
+            SupervisorCommand::Handback => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Handback,
+                    persona: None,
+                    text: None,
+                });
+                if self.controller == Controller::Supervisor {
+                    self.interrupt_agent(false);
+                    self.cancel_reply();
+                    self.controller = Controller::Ai;
+                }
+            }
+            SupervisorCommand::Pin { persona: to } => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Pin,
+                    persona: Some(to),
+                    text: None,
+                });
+                if let Some(change) = self.router.pin(to) {
+                    let turn = self.turns;
+                    self.on_persona_change(change.from, change.to, change.reason, turn, change.why);
+                }
+            }
+            SupervisorCommand::Unpin => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Unpin,
+                    persona: None,
+                    text: None,
+                });
+                self.router.unpin();
+            }
+            SupervisorCommand::Whisper { text } => {
+                let text = text.trim().to_string();
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Whisper,
+                    persona: None,
+                    text: Some(text.clone()),
+                });
+                if !text.is_empty() {
+                    self.notes.push(text);
+                }
+            }
+            SupervisorCommand::Say { text } => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::Say,
+                    persona: None,
+                    text: Some(text.clone()),
+                });
+                if self.controller != Controller::Supervisor {
+                    self.record.errors += 1;
+                    self.emit(EventKind::Error {
+                        turn: Some(self.turns),
+                        stage: Stage::Supervisor,
+                        code: "not_in_control".into(),
+                        message: "take the call over before speaking to the customer".into(),
+                        fallback: None,
+                    });
+                    return;
+                }
+                let lang = crate::lang::detect(&text, self.lang);
+                let voice = supervisor_voice(lang);
+                self.start_reply(
+                    self.turns,
+                    Speaker::Supervisor,
+                    None,
+                    ReplySource::Fixed {
+                        text,
+                        provider: "supervisor",
+                        fallback: false,
+                    },
+                    voice,
+                    None,
+                );
+            }
+            SupervisorCommand::End => {
+                self.emit(EventKind::Supervisor {
+                    action: SupervisorAction::End,
+                    persona: None,
+                    text: None,
+                });
+                self.end(EndReason::Supervisor);
+            }
+        }
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        if self.ended {
+            return;
+        }
+        self.interrupt_agent(false);
+        self.cancel_reply();
+        self.stt_session = None;
+        self.ended = true;
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        self.emit(EventKind::CallEnded {
+            reason,
+            turns: self.turns,
+            duration_ms,
+            persona: self.router.current(),
+            sentiment_avg: self.record.sentiment_avg(),
+            sentiment_min: self.record.sentiment_min(),
+            summary: self.record.summary(self.turns),
+        });
+        self.publish_status();
+    }
+}
+
+fn supervisor_voice(lang: Lang) -> VoiceSpec {
+    match lang {
+        Lang::Ar => VoiceSpec {
+            lang,
+            voice: "ar".into(),
+            rate_wpm: 160,
+            pitch: 45,
+        },
+        Lang::En => VoiceSpec {
+            lang,
+            voice: "en-gb".into(),
+            rate_wpm: 170,
+            pitch: 45,
+        },
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

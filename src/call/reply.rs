@@ -1,0 +1,363 @@
+//! One agent utterance as a task: text (LLM stream, template or fixed) → sentences →
+//! TTS (fallback chain) → audio chunks, all streamed to the call actor. Generation and
+//! synthesis overlap: the first sentence is being synthesized while the LLM still
+//! writes the second. Aborting the task drops the LLM stream (closing the HTTP
+//! request) and the TTS stream (killing the synthesizer).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::events::Stage;
+use crate::llm::{ChatRequest, LanguageModel};
+use crate::tts::sentence_splitter::SentenceSplitter;
+use crate::tts::{TextToSpeech, VoiceSpec};
+
+pub(super) enum ReplySource {
+    /// Ask the LLM; speak `fallback` if it fails (or after what it managed to say).
+    Llm {
+        llm: Arc<dyn LanguageModel>,
+        request: ChatRequest,
+        fallback: String,
+    },
+    /// Known text: greetings, template replies, supervisor lines.
+    Fixed {
+        text: String,
+        provider: &'static str,
+        fallback: bool,
+    },
+}
+
+pub(super) struct ReplyJob {
+    pub seq: u64,
+    /// Spoken first, before any generated text (a persona introducing itself after a
+    /// transfer). Being known at once, it also masks the LLM's first-token latency.
+    pub prefix: Option<String>,
+    pub source: ReplySource,
+    pub voice: VoiceSpec,
+    pub tts: Vec<Arc<dyn TextToSpeech>>,
+    pub first_flush_chars: usize,
+    pub tts_timeout: Duration,
+}
+
+pub(super) enum ReplyMsg {
+    FirstToken {
+        seq: u64,
+        at: Instant,
+    },
+    Sentence {
+        seq: u64,
+        idx: usize,
+        text: String,
+        at: Instant,
+    },
+    Audio {
+        seq: u64,
+        idx: usize,
+        samples: Vec<i16>,
+        at: Instant,
+    },
+    SentenceDone {
+        seq: u64,
+        idx: usize,
+    },
+    Problem {
+        seq: u64,
+        stage: Stage,
+        code: String,
+        message: String,
+        fallback: Option<String>,
+    },
+    Done {
+        seq: u64,
+        text: String,
+        provider: String,
+        fallback: bool,
+    },
+}
+
+impl ReplyMsg {
+    pub fn seq(&self) -> u64 {
+        match self {
+            ReplyMsg::FirstToken { seq, .. }
+            | ReplyMsg::Sentence { seq, .. }
+            | ReplyMsg::Audio { seq, .. }
+            | ReplyMsg::SentenceDone { seq, .. }
+            | ReplyMsg::Problem { seq, .. }
+            | ReplyMsg::Done { seq, .. } => *seq,
+        }
+    }
+}
+
+pub(super) async fn run(job: ReplyJob, tx: mpsc::Sender<ReplyMsg>) {
+    let (sent_tx, sent_rx) = mpsc::channel::<String>(32);
+    let seq = job.seq;
+    let writer = write_text(
+        seq,
+        job.prefix,
+        job.source,
+        job.first_flush_chars,
+        sent_tx,
+        tx.clone(),
+    );
+    let speaker = speak(
+        seq,
+        job.voice,
+        job.tts,
+        job.tts_timeout,
+        sent_rx,
+        tx.clone(),
+    );
+    let ((text, provider, fallback), ()) = tokio::join!(writer, speaker);
+    let _ = tx
+        .send(ReplyMsg::Done {
+            seq,
+            text,
+            provider,
+            fallback,
+        })
+        .await;
+}
+
+/// Produces the reply's sentences. Returns (full text, provider, fallback used).
+async fn write_text(
+    seq: u64,
+    prefix: Option<String>,
+    source: ReplySource,
+    first_flush_chars: usize,
+    sentences: mpsc::Sender<String>,
+    tx: mpsc::Sender<ReplyMsg>,
+) -> (String, String, bool) {
+    let mut full: Vec<String> = Vec::new();
+    let emit = |s: String, full: &mut Vec<String>| {
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return None;
+        }
+        full.push(s.clone());
+        Some(s)
+    };
+    if let Some(p) = prefix {
+        if let Some(s) = emit(p, &mut full) {
+            let _ = sentences.send(s).await;
+        }
+    }
+    match source {
+        ReplySource::Fixed {
+            text,
+            provider,
+            fallback,
+        } => {
+            let _ = tx
+                .send(ReplyMsg::FirstToken {
+                    seq,
+                    at: Instant::now(),
+                })
+                .await;
+            let mut splitter = SentenceSplitter::new(usize::MAX);
+            let mut parts = splitter.push(&text);
+            parts.extend(splitter.finish());
+            for s in parts {
+                if let Some(s) = emit(s, &mut full) {
+                    let _ = sentences.send(s).await;
+                }
+            }
+            (full.join(" "), provider.to_string(), fallback)
+        }
+        ReplySource::Llm {
+            llm,
+            request,
+            fallback,
+        } => {
+            let provider = llm.name().to_string();
+            let mut stream = llm.stream(request);
+            let mut splitter = SentenceSplitter::new(first_flush_chars);
+            let mut first = true;
+            let mut from_llm = 0usize;
+            let mut failure = None;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(delta) => {
+                        if first && !delta.is_empty() {
+                            first = false;
+                            let _ = tx
+                                .send(ReplyMsg::FirstToken {
+                                    seq,
+                                    at: Instant::now(),
+                                })
+                                .await;
+                        }
+                        for s in splitter.push(&delta) {
+                            if let Some(s) = emit(s, &mut full) {
+                                from_llm += 1;
+                                let _ = sentences.send(s).await;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            drop(stream);
+            match failure {
+                None => {
+                    if let Some(s) = splitter.finish().and_then(|s| emit(s, &mut full)) {
+                        from_llm += 1;
+                        let _ = sentences.send(s).await;
+                    }
+                    if from_llm == 0 {
+                        // An empty completion is as useless to the customer as an error.
+                        let _ = tx
+                            .send(ReplyMsg::Problem {
+                                seq,
+                                stage: Stage::Llm,
+                                code: "llm_empty".into(),
+                                message: "the language model returned an empty reply".into(),
+                                fallback: Some("template".into()),
+                            })
+                            .await;
+                        speak_fallback(seq, &fallback, first, &mut full, &sentences, &tx).await;
+                        return (full.join(" "), "template".into(), true);
+                    }
+                    (full.join(" "), provider, false)
+                }
+                Some(e) => {
+                    // The unfinished sentence is dropped: a half sentence followed by the
+                    // fallback would sound broken.
+                    let _ = tx
+                        .send(ReplyMsg::Problem {
+                            seq,
+                            stage: Stage::Llm,
+                            code: e.code().into(),
+                            message: e.to_string(),
+                            fallback: Some("template".into()),
+                        })
+                        .await;
+                    speak_fallback(seq, &fallback, first, &mut full, &sentences, &tx).await;
+                    let provider = if from_llm == 0 {
+                        "template".to_string()
+                    } else {
+                        format!("{provider}+template")
+                    };
+                    (full.join(" "), provider, true)
+                }
+            }
+        }
+    }
+}
+
+async fn speak_fallback(
+    seq: u64,
+    fallback: &str,
+    no_token_yet: bool,
+    full: &mut Vec<String>,
+    sentences: &mpsc::Sender<String>,
+    tx: &mpsc::Sender<ReplyMsg>,
+) {
+    if no_token_yet {
+        let _ = tx
+            .send(ReplyMsg::FirstToken {
+                seq,
+                at: Instant::now(),
+            })
+            .await;
+    }
+    let mut splitter = SentenceSplitter::new(usize::MAX);
+    let mut parts = splitter.push(fallback);
+    parts.extend(splitter.finish());
+    for s in parts {
+        let s = s.trim().to_string();
+        if !s.is_empty() {
+            full.push(s.clone());
+            let _ = sentences.send(s).await;
+        }
+    }
+}
+
+/// Synthesizes sentences in order, trying each TTS of the chain until one yields audio.
+async fn speak(
+    seq: u64,
+    voice: VoiceSpec,
+    chain: Vec<Arc<dyn TextToSpeech>>,
+    timeout: Duration,
+    mut sentences: mpsc::Receiver<String>,
+    tx: mpsc::Sender<ReplyMsg>,
+) {
+    let mut idx = 0usize;
+    while let Some(text) = sentences.recv().await {
+        let _ = tx
+            .send(ReplyMsg::Sentence {
+                seq,
+                idx,
+                text: text.clone(),
+                at: Instant::now(),
+            })
+            .await;
+        let mut spoken = false;
+        for (i, tts) in chain.iter().enumerate() {
+            let next = chain.get(i + 1).map(|t| t.name().to_string());
+            let mut stream = tts.synthesize(&text, &voice);
+            let mut got_audio = false;
+            let mut problem = None;
+            loop {
+                match tokio::time::timeout(timeout, stream.next()).await {
+                    Ok(Some(Ok(samples))) => {
+                        if samples.is_empty() {
+                            continue;
+                        }
+                        got_audio = true;
+                        let _ = tx
+                            .send(ReplyMsg::Audio {
+                                seq,
+                                idx,
+                                samples,
+                                at: Instant::now(),
+                            })
+                            .await;
+                    }
+                    Ok(Some(Err(e))) => {
+                        problem = Some((e.code().to_string(), e.to_string()));
+                        break;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        problem = Some((
+                            "tts_timeout".to_string(),
+                            format!(
+                                "{} produced no audio for {} ms",
+                                tts.name(),
+                                timeout.as_millis()
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+            if let Some((code, message)) = problem {
+                // Mid-sentence failure after some audio: the rest of the sentence is lost,
+                // but switching voices mid-sentence would be worse.
+                let fallback = if got_audio { None } else { next };
+                let _ = tx
+                    .send(ReplyMsg::Problem {
+                        seq,
+                        stage: Stage::Tts,
+                        code,
+                        message,
+                        fallback,
+                    })
+                    .await;
+            }
+            if got_audio {
+                spoken = true;
+                break;
+            }
+        }
+        let _ = spoken;
+        let _ = tx.send(ReplyMsg::SentenceDone { seq, idx }).await;
+        idx += 1;
+    }
+}

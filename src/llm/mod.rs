@@ -1,0 +1,97 @@
+//! Language models: one trait, one real client (OpenAI-compatible, streaming SSE)
+//! and a fake for tests.
+//!
+//! A reply is a stream of text deltas. Dropping the stream cancels the request
+//! (the HTTP connection is closed), which is how barge-in cancels work in flight.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+    pub temperature: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("could not reach the language model at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the language model returned HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("the language model sent no first token within {ms} ms")]
+    FirstTokenTimeout { ms: u64 },
+    #[error("the language model stalled for {ms} ms mid-reply")]
+    StallTimeout { ms: u64 },
+    #[error("the language model sent a malformed stream: {0}")]
+    Protocol(String),
+    #[error("the language model failed: {0}")]
+    Other(String),
+}
+
+impl LlmError {
+    /// Short stable code for events and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LlmError::Connect { .. } => "llm_connect",
+            LlmError::Status { .. } => "llm_status",
+            LlmError::FirstTokenTimeout { .. } => "llm_first_token_timeout",
+            LlmError::StallTimeout { .. } => "llm_stall_timeout",
+            LlmError::Protocol(_) => "llm_protocol",
+            LlmError::Other(_) => "llm_error",
+        }
+    }
+}
+
+/// Text deltas of one reply, in order. Ends after the last delta.
+pub type TokenStream = Pin<Box<dyn Stream<Item = Result<String, LlmError>> + Send>>;
+
+pub trait LanguageModel: Send + Sync {
+    /// Provider name for events and metrics, e.g. "openai-compatible" or "fake".
+    fn name(&self) -> &str;
+    /// Starts a streaming completion. Must not block; work starts when polled.
+    fn stream(&self, request: ChatRequest) -> TokenStream;
+}
+
+pub mod fake;
+pub mod openai;
+pub use fake::{FakeFailure, FakeLanguageModel};
+pub use openai::{OpenAiCompatible, OpenAiConfig};

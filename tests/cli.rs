@@ -1,0 +1,219 @@
+//! The `switchboard` CLI contract: JSON Lines out, exit code 2 with a one-line error
+//! on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn assert_input_error(out: &Output, needle: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn simulate_prints_every_event_as_a_json_line_and_writes_agent_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(
+        dir.path(),
+        "s.json",
+        r#"{"customer":{"phone":"+963944000111","name":"Rana"},"lang":"auto","turns":[
+            {"say":"Hi, how much is the premium plan?"},
+            {"say":"الراوتر خربان من امبارح"}]}"#,
+    );
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .args([
+            "simulate",
+            scenario.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--speed",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out);
+    assert_eq!(events[0]["type"], "call_started");
+    assert_eq!(events.last().unwrap()["type"], "call_ended");
+    let call_id = events[0]["call_id"].as_str().unwrap();
+    for e in &events {
+        assert_eq!(e["call_id"], call_id);
+        assert!(e["t_ms"].is_u64());
+    }
+    for t in [
+        "transcript",
+        "sentiment",
+        "persona_changed",
+        "turn_metrics",
+        "agent_reply",
+    ] {
+        assert!(events.iter().any(|e| e["type"] == t), "missing {t}");
+    }
+    let m = events.iter().find(|e| e["type"] == "turn_metrics").unwrap();
+    for k in [
+        "turn",
+        "eou_ms",
+        "stt_ms",
+        "llm_first_token_ms",
+        "tts_first_audio_ms",
+        "total_ms",
+    ] {
+        assert!(m.get(k).is_some(), "turn_metrics.{k}");
+    }
+    // Agent audio per turn: greeting and two answers, real speech at 16 kHz.
+    for n in 0..3 {
+        let wav = out_dir.join(format!("turn-{n:02}.wav"));
+        let samples = switchboard::audio::read_wav(&wav).unwrap();
+        assert!(samples.len() > 16_000 / 2, "{} too short", wav.display());
+        assert!(
+            samples.iter().any(|s| s.unsigned_abs() > 2000),
+            "{} is silent",
+            wav.display()
+        );
+    }
+}
+
+#[test]
+fn corrupt_and_missing_inputs_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = fixture("truncated_half.wav");
+    let garbage = fixture("garbage.wav");
+    let s1 = write(
+        dir.path(),
+        "a.json",
+        &serde_json::json!({"turns": [{"audio": truncated}]}).to_string(),
+    );
+    assert_input_error(
+        &bin()
+            .args(["simulate", s1.to_str().unwrap()])
+            .output()
+            .unwrap(),
+        "truncated_half.wav",
+    );
+    let s2 = write(
+        dir.path(),
+        "b.json",
+        &serde_json::json!({"turns": [{"audio": garbage}]}).to_string(),
+    );
+    assert_input_error(
+        &bin()
+            .args(["simulate", s2.to_str().unwrap()])
+            .output()
+            .unwrap(),
+        "garbage.wav",
+    );
+    let s3 = write(
+        dir.path(),
+        "c.json",
+        r#"{"turns": [{"audio": "nope.wav"}]}"#,
+    );
+    assert_input_error(
+        &bin()
+            .args(["simulate", s3.to_str().unwrap()])
+            .output()
+            .unwrap(),
+        "nope.wav",
+    );
+    let s4 = write(
+        dir.path(),
+        "d.json",
+        r#"{"turns": [{"say": "hi"}, {"supervisor": {"action": "dance"}}]}"#,
+    );
+    assert_input_error(
+        &bin()
+            .args(["simulate", s4.to_str().unwrap()])
+            .output()
+            .unwrap(),
+        "turn 2",
+    );
+    let s5 = write(dir.path(), "e.json", r#"{"turns": [ {"say": "#);
+    assert_input_error(
+        &bin()
+            .args(["simulate", s5.to_str().unwrap()])
+            .output()
+            .unwrap(),
+        "not valid JSON",
+    );
+    assert_input_error(
+        &bin()
+            .args(["simulate", "/no/such/scenario.json"])
+            .output()
+            .unwrap(),
+        "/no/such/scenario.json",
+    );
+    let ok = write(dir.path(), "f.json", r#"{"turns": [{"say": "hi"}]}"#);
+    assert_input_error(
+        &bin()
+            .args(["simulate", ok.to_str().unwrap(), "--llm", "ftp://x"])
+            .output()
+            .unwrap(),
+        "--llm",
+    );
+}
+
+#[test]
+fn sentiment_command_scores_arabic_and_english() {
+    let run = |args: &[&str]| -> Value {
+        let out = bin().arg("sentiment").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = run(&["The service is terrible and nobody helps me"]);
+    assert_eq!(v["label"], "negative");
+    assert_eq!(v["lang"], "en");
+    assert!(v["score"].as_f64().unwrap() < -0.3);
+    let v = run(&["--lang", "auto", "الخدمة ممتازة جدا، شكرا كتير"]);
+    assert_eq!(v["label"], "positive");
+    assert_eq!(v["lang"], "ar");
+    let v = run(&["--lang", "ar", "الخدمة مش منيحة أبدا"]);
+    assert_eq!(v["label"], "negative");
+    let v = run(&["I want to check my order status"]);
+    assert_eq!(v["label"], "neutral");
+    let out = bin()
+        .args(["sentiment", "--lang", "fr", "bonjour"])
+        .output()
+        .unwrap();
+    assert_input_error(&out, "--lang");
+}
