@@ -55,32 +55,35 @@ enum TtsArg {
     Fake,
 }
 
+#[derive(clap::Args)]
+struct SimulateArgs {
+    scenario: PathBuf,
+    /// Write the agent's audio per turn as DIR/turn-NN.wav.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    stt: SttArg,
+    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1), or "fallback"
+    /// for the built-in template replier.
+    #[arg(long, default_value = "fallback")]
+    llm: String,
+    /// Model name for --llm URL.
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long, value_enum, default_value = "espeak")]
+    tts: TtsArg,
+    /// Run the call this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Skip the agent's greeting.
+    #[arg(long)]
+    no_greeting: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one call from a scenario file; print every CallEvent as a JSON line.
-    Simulate {
-        scenario: PathBuf,
-        /// Write the agent's audio per turn as DIR/turn-NN.wav.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        stt: SttArg,
-        /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1), or "fallback"
-        /// for the built-in template replier.
-        #[arg(long, default_value = "fallback")]
-        llm: String,
-        /// Model name for --llm URL.
-        #[arg(long)]
-        model: Option<String>,
-        #[arg(long, value_enum, default_value = "espeak")]
-        tts: TtsArg,
-        /// Run the call this many times faster than real time.
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// Skip the agent's greeting.
-        #[arg(long)]
-        no_greeting: bool,
-    },
+    Simulate(SimulateArgs),
     /// Score the sentiment of a text: {"label", "score", "lang"}.
     Sentiment {
         #[arg(long, default_value = "auto")]
@@ -148,29 +151,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
-        Command::Simulate {
-            scenario,
-            out,
-            stt,
-            llm,
-            model,
-            tts,
-            speed,
-            no_greeting,
-        } => {
-            simulate(
-                config,
-                scenario,
-                out,
-                stt,
-                llm,
-                model,
-                tts,
-                speed,
-                no_greeting,
-            )
-            .await
-        }
+        Command::Simulate(args) => simulate(config, args).await,
         Command::Sentiment { lang, text } => {
             let hint = LangHint::parse(&lang).ok_or_else(|| {
                 Failure::Input(format!("--lang must be ar, en or auto, not {lang:?}"))
@@ -204,18 +185,17 @@ fn round3(x: f32) -> f64 {
     (x as f64 * 1000.0).round() / 1000.0
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn simulate(
-    mut config: Config,
-    scenario_path: PathBuf,
-    out: Option<PathBuf>,
-    stt: SttArg,
-    llm: String,
-    model: Option<String>,
-    tts: TtsArg,
-    speed: f64,
-    no_greeting: bool,
-) -> Result<(), Failure> {
+async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure> {
+    let SimulateArgs {
+        scenario: scenario_path,
+        out,
+        stt,
+        llm,
+        model,
+        tts,
+        speed,
+        no_greeting,
+    } = args;
     let scenario = Scenario::load(&scenario_path).map_err(|e| Failure::Input(e.to_string()))?;
     if !(speed.is_finite() && speed > 0.0 && speed <= 100.0) {
         return Err(Failure::Input(format!(

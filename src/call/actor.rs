@@ -124,6 +124,28 @@ struct TurnTiming {
     first_audio_at: Option<Instant>,
 }
 
+impl TurnTiming {
+    /// The turn's latency figures; `first_frame` is when its first frame went out
+    /// (None when nothing was played: a supervisor turn, or every TTS failed).
+    fn metrics(&self, first_frame: Option<Instant>) -> TurnMetrics {
+        let total = first_frame.map(|f| ms(f.saturating_duration_since(self.eou_at)));
+        TurnMetrics {
+            turn: self.turn,
+            eou_ms: self.eou_ms,
+            stt_ms: ms(self.stt_at.saturating_duration_since(self.eou_at)),
+            llm_first_token_ms: self
+                .first_token_at
+                .map(|a| ms(a.saturating_duration_since(self.stt_at))),
+            tts_first_audio_ms: match (first_frame, self.first_sentence_at, self.first_audio_at) {
+                (Some(_), Some(s), Some(a)) => Some(ms(a.saturating_duration_since(s))),
+                _ => None,
+            },
+            total_ms: total,
+            response_ms: total.map(|t| self.eou_ms + t),
+        }
+    }
+}
+
 struct ActiveReply {
     seq: u64,
     turn: u32,
@@ -569,12 +591,7 @@ impl Actor {
             prefix = carried.and_then(|(_, _, _, p)| p);
         }
         if self.controller == Controller::Supervisor {
-            self.emit(EventKind::TurnMetrics(TurnMetrics {
-                turn,
-                eou_ms: timing.eou_ms,
-                stt_ms: ms(timing.stt_at - timing.eou_at),
-                ..Default::default()
-            }));
+            self.emit(EventKind::TurnMetrics(timing.metrics(None)));
             return;
         }
         if self.speech_active {
@@ -872,22 +889,7 @@ impl Actor {
         let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
         if first {
             if let Some(t) = r.timing.take() {
-                let now = Instant::now();
-                let total = ms(now - t.eou_at);
-                self.emit(EventKind::TurnMetrics(TurnMetrics {
-                    turn: t.turn,
-                    eou_ms: t.eou_ms,
-                    stt_ms: ms(t.stt_at - t.eou_at),
-                    llm_first_token_ms: t
-                        .first_token_at
-                        .map(|a| ms(a.saturating_duration_since(t.stt_at))),
-                    tts_first_audio_ms: match (t.first_sentence_at, t.first_audio_at) {
-                        (Some(s), Some(a)) => Some(ms(a.saturating_duration_since(s))),
-                        _ => None,
-                    },
-                    total_ms: Some(total),
-                    response_ms: Some(t.eou_ms + total),
-                }));
+                self.emit(EventKind::TurnMetrics(t.metrics(Some(Instant::now()))));
             }
         }
         if played.new_sentence {
@@ -909,17 +911,7 @@ impl Actor {
         self.playing = false;
         if let Some(t) = r.timing {
             // Nothing could be played (every TTS failed): still report the turn.
-            self.emit(EventKind::TurnMetrics(TurnMetrics {
-                turn: t.turn,
-                eou_ms: t.eou_ms,
-                stt_ms: ms(t.stt_at - t.eou_at),
-                llm_first_token_ms: t
-                    .first_token_at
-                    .map(|a| ms(a.saturating_duration_since(t.stt_at))),
-                tts_first_audio_ms: None,
-                total_ms: None,
-                response_ms: None,
-            }));
+            self.emit(EventKind::TurnMetrics(t.metrics(None)));
         }
         let (heard, _) = self.playback.heard_and_dropped();
         self.playback.clear();

@@ -150,20 +150,7 @@ async fn write_text(
             provider,
             fallback,
         } => {
-            let _ = tx
-                .send(ReplyMsg::FirstToken {
-                    seq,
-                    at: Instant::now(),
-                })
-                .await;
-            let mut splitter = SentenceSplitter::new(usize::MAX);
-            let mut parts = splitter.push(&text);
-            parts.extend(splitter.finish());
-            for s in parts {
-                if let Some(s) = emit(s, &mut full) {
-                    let _ = sentences.send(s).await;
-                }
-            }
+            send_fixed_text(seq, &text, true, &mut full, &sentences, &tx).await;
             (full.join(" "), provider.to_string(), fallback)
         }
         ReplySource::Llm {
@@ -220,7 +207,7 @@ async fn write_text(
                                 fallback: Some("template".into()),
                             })
                             .await;
-                        speak_fallback(seq, &fallback, first, &mut full, &sentences, &tx).await;
+                        send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
                         return (full.join(" "), "template".into(), true);
                     }
                     (full.join(" "), provider, false)
@@ -237,7 +224,7 @@ async fn write_text(
                             fallback: Some("template".into()),
                         })
                         .await;
-                    speak_fallback(seq, &fallback, first, &mut full, &sentences, &tx).await;
+                    send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
                     let provider = if from_llm == 0 {
                         "template".to_string()
                     } else {
@@ -250,7 +237,8 @@ async fn write_text(
     }
 }
 
-async fn speak_fallback(
+/// Sends known text as sentences (a template, greeting or supervisor line).
+async fn send_fixed_text(
     seq: u64,
     fallback: &str,
     no_token_yet: bool,
