@@ -217,3 +217,73 @@ fn sentiment_command_scores_arabic_and_english() {
         .unwrap();
     assert_input_error(&out, "--lang");
 }
+
+#[test]
+fn config_file_sets_the_silence_hold_and_transcript_goes_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "config.json",
+        r#"{"turn": {"silence_hold_ms": 300}}"#,
+    );
+    let scenario = write(
+        dir.path(),
+        "s.json",
+        r#"{"customer":{"phone":"+966501112233","name":"Omar"},"lang":"ar","turns":[{"say":"مرحبا، بدي أعرف وين صار الطلب تبعي"}]}"#,
+    );
+    let out = bin()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "simulate",
+            scenario.to_str().unwrap(),
+        ])
+        .args([
+            "--stt",
+            "script",
+            "--speed",
+            "5",
+            "--no-greeting",
+            "--transcript",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out);
+    let m = events
+        .iter()
+        .find(|e| e["type"] == "turn_metrics")
+        .expect("turn_metrics");
+    assert_eq!(m["eou_ms"], 300.0, "{m}");
+    let readable = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        readable.contains("Customer [ar]: مرحبا، بدي أعرف وين صار الطلب تبعي"),
+        "{readable}"
+    );
+    // The phone number is masked in what a person reads over the supervisor's shoulder.
+    assert!(
+        readable.contains("+966•••••2233") && !readable.contains("+966501112233"),
+        "{readable}"
+    );
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"turn": {"silence_hold_ms": "long"}}"#,
+    );
+    assert_input_error(
+        &bin()
+            .args([
+                "--config",
+                bad.to_str().unwrap(),
+                "simulate",
+                scenario.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
+        "bad.json",
+    );
+}

@@ -13,9 +13,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::call::CallConfig;
 use switchboard::config::Config;
-use switchboard::events::EventKind;
+use switchboard::events::{CallEvent, EventKind, Speaker};
 use switchboard::hub::{CallHub, LocalHub};
 use switchboard::lang::{detect, Lang, LangHint};
+use switchboard::routing::persona as persona_of;
 use switchboard::scenario::Scenario;
 use switchboard::sentiment::{LexiconSentiment, SentimentAnalyzer};
 use switchboard::transport::{run_scenario, SimError, SimOptions, SttMode};
@@ -78,6 +79,9 @@ struct SimulateArgs {
     /// Skip the agent's greeting.
     #[arg(long)]
     no_greeting: bool,
+    /// Also print a readable transcript on stderr (stdout stays JSON Lines).
+    #[arg(long)]
+    transcript: bool,
 }
 
 #[derive(Subcommand)]
@@ -195,6 +199,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         tts,
         speed,
         no_greeting,
+        transcript,
     } = args;
     let scenario = Scenario::load(&scenario_path).map_err(|e| Failure::Input(e.to_string()))?;
     if !(speed.is_finite() && speed > 0.0 && speed <= 100.0) {
@@ -254,6 +259,11 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
             match events.recv().await {
                 Ok(ev) => {
                     let end = matches!(ev.kind, EventKind::CallEnded { .. });
+                    if transcript {
+                        if let Some(line) = readable(&ev) {
+                            eprintln!("{line}");
+                        }
+                    }
                     if let Ok(line) = serde_json::to_string(&ev) {
                         let mut out = stdout.lock();
                         let _ = writeln!(out, "{line}");
@@ -289,4 +299,116 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         Err(SimError::Input(m)) => Err(Failure::Input(m)),
         Err(SimError::Output(m)) => Err(Failure::Other(m)),
     }
+}
+
+/// One event as a line a person reads: final transcript lines, sentiment, routing,
+/// barge-ins, supervisor actions, errors and the summary. Partials are skipped.
+fn readable(ev: &CallEvent) -> Option<String> {
+    let clock = format!(
+        "[{:02}:{:04.1}]",
+        ev.t_ms / 60_000,
+        (ev.t_ms % 60_000) as f64 / 1000.0
+    );
+    let line = match &ev.kind {
+        EventKind::CallStarted {
+            customer,
+            transport,
+            ..
+        } => format!(
+            "call with {} ({}) over {transport}",
+            customer.name.as_deref().unwrap_or("a customer"),
+            customer
+                .phone
+                .as_deref()
+                .map(mask_phone)
+                .unwrap_or_else(|| "no number".into())
+        ),
+        EventKind::Transcript {
+            speaker,
+            text,
+            is_final: true,
+            persona,
+            interrupted,
+            lang,
+            ..
+        } => {
+            let who = match (speaker, persona) {
+                (Speaker::Agent, Some(p)) => {
+                    let p = persona_of(*p);
+                    format!("{} ({})", p.name_en, p.id.as_str())
+                }
+                (Speaker::Agent, None) => "Agent".into(),
+                (Speaker::Customer, _) => "Customer".into(),
+                (Speaker::Supervisor, _) => "Supervisor".into(),
+            };
+            let cut = if *interrupted { " [cut off]" } else { "" };
+            format!("{who} [{lang}]: {text}{cut}")
+        }
+        EventKind::Sentiment {
+            score,
+            label,
+            trend,
+            ..
+        } => {
+            format!(
+                "    sentiment {score:+.2} {} (trend {trend:+.2})",
+                label.as_str()
+            )
+        }
+        EventKind::PersonaChanged {
+            from,
+            to,
+            reason,
+            why,
+            ..
+        } => format!(
+            "    → {} to {} ({}: {why})",
+            persona_of(*from).name_en,
+            persona_of(*to).name_en,
+            reason.as_str()
+        ),
+        EventKind::BargeIn { dropped, .. } => format!("    customer cut in; not heard: {dropped}"),
+        EventKind::TurnMetrics(m) => match m.response_ms {
+            Some(r) => format!("    answered {r:.0} ms after the customer stopped speaking"),
+            None => return None,
+        },
+        EventKind::Supervisor {
+            action, persona, ..
+        } => {
+            let p = persona
+                .map(|p| format!(" {}", persona_of(p).name_en))
+                .unwrap_or_default();
+            format!(
+                "    supervisor: {}{p}",
+                serde_json::to_value(action).ok()?.as_str()?
+            )
+        }
+        EventKind::Error {
+            stage,
+            message,
+            fallback,
+            ..
+        } => format!(
+            "    ! {} error: {message}{}",
+            serde_json::to_value(stage).ok()?.as_str()?,
+            fallback
+                .as_deref()
+                .map(|f| format!(" (fallback: {f})"))
+                .unwrap_or_default()
+        ),
+        EventKind::CallEnded { summary, .. } => format!("call ended. {summary}"),
+        _ => return None,
+    };
+    Some(format!("{clock} {line}"))
+}
+
+/// "+963944000111" → "+963•••••0111": enough to recognise, not enough to dial.
+fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 8 {
+        return "•".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "•".repeat(chars.len() - 8))
 }

@@ -275,6 +275,35 @@ impl Actor {
     }
 
     fn emit(&self, kind: EventKind) {
+        // Operational log lines carry ids, codes and reasons — never customer text,
+        // names or numbers.
+        match &kind {
+            EventKind::CallStarted { transport, .. } => {
+                tracing::info!(call_id = %self.call_id, %transport, "call started")
+            }
+            EventKind::Error {
+                stage,
+                code,
+                fallback,
+                ..
+            } => {
+                tracing::warn!(call_id = %self.call_id, ?stage, %code, fallback = ?fallback, "provider error")
+            }
+            EventKind::PersonaChanged {
+                from, to, reason, ..
+            } => {
+                tracing::info!(call_id = %self.call_id, from = from.as_str(), to = to.as_str(), reason = reason.as_str(), "persona changed")
+            }
+            EventKind::CallEnded {
+                reason,
+                turns,
+                duration_ms,
+                ..
+            } => {
+                tracing::info!(call_id = %self.call_id, ?reason, turns, duration_ms, "call ended")
+            }
+            _ => {}
+        }
         let ev = CallEvent {
             call_id: self.call_id.clone(),
             t_ms: self.started.elapsed().as_millis() as u64,

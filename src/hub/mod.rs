@@ -152,3 +152,95 @@ impl CallHub for LocalHub {
             .map_err(|_| HubError::Ended(call_id.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::call::{CallCommand, CallConfig, CallIo, CallSetup, Controller, Providers};
+    use crate::events::CustomerInfo;
+    use crate::sentiment::LexiconSentiment;
+    use crate::tts::fake::FakeTextToSpeech;
+
+    fn setup(id: &str) -> (CallSetup, mpsc::Sender<crate::call::InboundFrame>) {
+        let (cust_tx, cust_rx) = mpsc::channel(8);
+        let (agent_tx, mut agent_rx) = mpsc::channel(1024);
+        tokio::spawn(async move { while agent_rx.recv().await.is_some() {} });
+        let setup = CallSetup {
+            call_id: id.into(),
+            customer: CustomerInfo::default(),
+            config: CallConfig {
+                greet: false,
+                ..Default::default()
+            },
+            providers: Providers {
+                stt: None,
+                llm: None,
+                tts: vec![Arc::new(FakeTextToSpeech::new())],
+                sentiment: Arc::new(LexiconSentiment::new()),
+            },
+            io: CallIo {
+                customer_audio: cust_rx,
+                supervisor_audio: None,
+                agent_audio: agent_tx,
+                transport: "memory".into(),
+            },
+        };
+        (setup, cust_tx)
+    }
+
+    #[tokio::test]
+    async fn commands_reach_live_calls_and_ended_calls_leave_the_wall() {
+        let hub = LocalHub::new(64);
+        let (a, _a_line) = setup("a");
+        let (b, _b_line) = setup("b");
+        let ha = hub.start_call(a);
+        let _hb = hub.start_call(b);
+        let mut ids: Vec<String> = hub.calls().into_iter().map(|s| s.call_id).collect();
+        ids.sort();
+        assert_eq!(ids, vec!["a", "b"]);
+        hub.command("a", SupervisorCommand::Takeover).await.unwrap();
+        ha.wait_for(Duration::from_secs(2), |s| {
+            s.controller == Controller::Supervisor
+        })
+        .await
+        .unwrap();
+        let err = hub
+            .command("nope", SupervisorCommand::Handback)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unknown_call");
+        ha.send(CallCommand::Hangup).await.unwrap();
+        ha.ended().await;
+        // The reaper drops it once its call_ended goes by.
+        for _ in 0..100 {
+            if hub.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(hub.calls().len(), 1);
+        assert!(hub.command("a", SupervisorCommand::Handback).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_closed_customer_line_ends_the_call() {
+        let hub = LocalHub::new(64);
+        let mut rx = hub.subscribe();
+        let (s, line) = setup("c");
+        let h = hub.start_call(s);
+        drop(line);
+        h.ended().await;
+        let mut reason = None;
+        while let Ok(ev) = rx.try_recv() {
+            if let EventKind::CallEnded { reason: r, .. } = ev.kind {
+                reason = Some(r);
+            }
+        }
+        assert_eq!(reason, Some(crate::events::EndReason::TransportClosed));
+    }
+}
