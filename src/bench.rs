@@ -136,6 +136,8 @@ pub async fn pipeline_overhead(turns: usize) -> Result<OverheadReport, String> {
     let handle = hub.start_call(CallSetup {
         call_id: "bench-overhead".into(),
         customer: CustomerInfo::default(),
+        customer_context: None,
+        record: None,
         config,
         providers,
         io: CallIo {
@@ -270,6 +272,8 @@ pub async fn concurrent_calls(calls: usize, duration: Duration) -> Result<LoadRe
         let handle = hub.start_call(CallSetup {
             call_id: format!("bench-{i}"),
             customer: CustomerInfo::default(),
+            customer_context: None,
+            record: None,
             config,
             providers,
             io: CallIo {

@@ -24,6 +24,36 @@ pub struct Config {
     pub turn: TurnConfig,
     /// Language of the greeting when a call's language is not fixed.
     pub default_lang: Lang,
+    pub crm: CrmSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CrmSettings {
+    /// `sqlite://path`, `postgres://…`, or "none" to keep no records. Default: an
+    /// SQLite file in the user's data folder. Passwords in URLs are never logged.
+    pub url: Option<String>,
+    /// Where writes wait while the database is unreachable. Default: beside the
+    /// default database, in the user's data folder.
+    pub outbox: Option<PathBuf>,
+}
+
+/// The user's data folder for Switchboard ($XDG_DATA_HOME or ~/.local/share).
+pub fn data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("switchboard")
+}
+
+impl CrmSettings {
+    pub fn outbox_path(&self) -> PathBuf {
+        self.outbox
+            .clone()
+            .unwrap_or_else(|| data_dir().join("crm-outbox.jsonl"))
+    }
 }
 
 impl Default for Config {
@@ -33,6 +63,7 @@ impl Default for Config {
             tts: TtsSettings::default(),
             turn: TurnConfig::default(),
             default_lang: Lang::Ar,
+            crm: CrmSettings::default(),
         }
     }
 }
@@ -82,7 +113,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads a JSON config file (missing fields take defaults), then applies the
-    /// environment: SWITCHBOARD_LLM_URL, SWITCHBOARD_LLM_MODEL.
+    /// environment: SWITCHBOARD_LLM_URL, SWITCHBOARD_LLM_MODEL, SWITCHBOARD_DB_URL.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut c = match path {
             Some(p) => {
@@ -100,6 +131,11 @@ impl Config {
         if let Ok(url) = std::env::var("SWITCHBOARD_LLM_URL") {
             if !url.trim().is_empty() {
                 c.llm.base_url = Some(url);
+            }
+        }
+        if let Ok(db) = std::env::var("SWITCHBOARD_DB_URL") {
+            if !db.trim().is_empty() {
+                c.crm.url = Some(db);
             }
         }
         if let Ok(model) = std::env::var("SWITCHBOARD_LLM_MODEL") {

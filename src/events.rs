@@ -36,6 +36,8 @@ pub enum Stage {
     Tts,
     Transport,
     Supervisor,
+    /// The CRM store (writes go to the durable outbox while it is unreachable).
+    Crm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,9 @@ pub enum EndReason {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CustomerInfo {
+    /// The CRM's customer id, when the caller is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +100,9 @@ pub enum EventKind {
         lang: LangHint,
         persona: PersonaId,
         transport: String,
+        /// Wall-clock start, epoch milliseconds: `t_ms` of every event counts from here.
+        #[serde(default)]
+        started_at_ms: u64,
     },
     Transcript {
         speaker: Speaker,
@@ -142,6 +150,14 @@ pub enum EventKind {
         dropped: String,
     },
     TurnMetrics(TurnMetrics),
+    /// The agent opened a ticket for the customer's issue.
+    Ticket {
+        turn: u32,
+        ticket_id: String,
+        subject: String,
+        department: String,
+        priority: String,
+    },
     Supervisor {
         action: SupervisorAction,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +199,7 @@ impl EventKind {
             EventKind::AgentReply { .. } => "agent_reply",
             EventKind::BargeIn { .. } => "barge_in",
             EventKind::TurnMetrics(_) => "turn_metrics",
+            EventKind::Ticket { .. } => "ticket",
             EventKind::Supervisor { .. } => "supervisor",
             EventKind::Error { .. } => "error",
             EventKind::CallEnded { .. } => "call_ended",

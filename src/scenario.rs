@@ -91,6 +91,7 @@ impl Scenario {
         let customer = match obj.get("customer") {
             None | Some(Value::Null) => CustomerInfo::default(),
             Some(Value::Object(c)) => CustomerInfo {
+                id: None,
                 phone: opt_str(c.get("phone"))
                     .map_err(|e| invalid(format!("customer.phone {e}")))?,
                 name: opt_str(c.get("name")).map_err(|e| invalid(format!("customer.name {e}")))?,

@@ -43,9 +43,12 @@ async fn barge_in_stops_playback_within_one_frame() {
     let handle = hub.start_call(CallSetup {
         call_id: "barge".into(),
         customer: CustomerInfo {
+            id: None,
             phone: None,
             name: Some("Sam".into()),
         },
+        customer_context: None,
+        record: None,
         config,
         providers,
         io: CallIo {

@@ -501,3 +501,51 @@ async fn hostile_text_is_carried_verbatim() {
     let back: switchboard::events::CallEvent = serde_json::from_str(&line).unwrap();
     assert!(matches!(back.kind, EventKind::Transcript { ref text, .. } if text == hostile));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_to_support_opens_one_ticket_and_the_customer_is_told() {
+    for (lang, complaint, again, told) in [
+        (
+            "en",
+            "My internet has been down for three days and nobody helps me, this is terrible",
+            "It is still not working",
+            "ticket",
+        ),
+        (
+            "ar",
+            "الانترنت مقطوع من تلات ايام وما حدا ساعدني، الخدمة زفت",
+            "لسا ما اشتغل",
+            "تذكرة",
+        ),
+    ] {
+        let json =
+            format!(r#"{{"lang":"{lang}","turns":[{{"say":"{complaint}"}},{{"say":"{again}"}}]}}"#);
+        let r = run(
+            &json,
+            providers(None, fast_fake_tts()),
+            SttMode::Text,
+            SPEED,
+        )
+        .await;
+        let tickets: Vec<(u32, String, String, String)> = r
+            .kinds()
+            .filter_map(|k| match k {
+                EventKind::Ticket {
+                    turn,
+                    subject,
+                    department,
+                    priority,
+                    ..
+                } => Some((*turn, subject.clone(), department.clone(), priority.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tickets.len(), 1, "one ticket per call: {}", r.dump());
+        assert_eq!(tickets[0].0, 1);
+        assert_eq!(tickets[0].2, "support");
+        assert_eq!(tickets[0].3, "high");
+        assert!(complaint.starts_with(&tickets[0].1));
+        let reply = r.replies().into_iter().find(|x| x.0 == 1).unwrap();
+        assert!(reply.1.contains(told), "{reply:?}");
+    }
+}

@@ -40,9 +40,11 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
     let CallSetup {
         call_id,
         customer,
+        customer_context,
         config,
         providers,
         io,
+        record,
     } = setup;
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let router = Router::new(config.routing.clone());
@@ -93,6 +95,14 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         reply_tx,
         stt_tx,
         record: CallRecord::default(),
+        recorder: record,
+        customer_context,
+        ticket: None,
+        pending_ticket_note: None,
+        started_at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
         replier: TemplateReplier,
         providers,
         config,
@@ -199,6 +209,14 @@ struct Actor {
     reply_tx: mpsc::Sender<ReplyMsg>,
     stt_tx: mpsc::Sender<SttDone>,
     record: CallRecord,
+    /// Lossless event copy for the CRM writer.
+    recorder: Option<mpsc::UnboundedSender<CallEvent>>,
+    customer_context: Option<String>,
+    /// Short number of the ticket opened on this call, if any.
+    ticket: Option<String>,
+    /// Tells the next reply that a ticket was opened.
+    pending_ticket_note: Option<String>,
+    started_at_ms: u64,
     replier: TemplateReplier,
     providers: Providers,
     config: CallConfig,
@@ -309,6 +327,10 @@ impl Actor {
             t_ms: self.started.elapsed().as_millis() as u64,
             kind,
         };
+        if let Some(r) = &self.recorder {
+            // The writer outlives calls; if it is gone the call still goes on.
+            let _ = r.send(ev.clone());
+        }
         // No subscriber is fine: a call runs whether or not anyone watches.
         let _ = self.events.send(ev);
     }
@@ -361,6 +383,7 @@ impl Actor {
             lang: self.config.lang,
             persona: self.router.current(),
             transport: self.transport.clone(),
+            started_at_ms: self.started_at_ms,
         });
         self.record.customer_name = self.customer.name.clone();
         self.record.personas.push(self.router.current());
@@ -613,6 +636,9 @@ impl Actor {
             prefix = Some(persona(change.to).handoff_line(lang));
             self.on_persona_change(change.from, change.to, change.reason, turn, change.why);
         }
+        if self.controller == Controller::Ai {
+            self.maybe_open_ticket(turn, intent, sentiment.score, &text, lang);
+        }
         self.history.push(ChatMessage::user(text));
         // A reply held back for an earlier turn is folded into this one.
         let carried = self.deferred.take();
@@ -628,6 +654,41 @@ impl Actor {
             return;
         }
         self.reply_to_turn(turn, intent, timing, prefix);
+    }
+
+    /// Support opens one ticket per call for a reported issue, so nothing the
+    /// customer raised is lost after the call; the reply tells them it is tracked.
+    fn maybe_open_ticket(&mut self, turn: u32, intent: Intent, score: f32, text: &str, lang: Lang) {
+        if self.ticket.is_some() || self.router.current() != PersonaId::Support {
+            return;
+        }
+        let department = match intent {
+            Intent::Problem | Intent::Complaint | Intent::Manager => "support",
+            Intent::Billing => "billing",
+            Intent::Cancel => "retention",
+            _ => return,
+        };
+        let priority = if score <= -0.5 || matches!(intent, Intent::Manager | Intent::Complaint) {
+            "high"
+        } else {
+            "normal"
+        };
+        let ticket_id = uuid::Uuid::new_v4().to_string();
+        let subject: String = text.chars().take(80).collect();
+        self.ticket = Some(ticket_id.clone());
+        self.pending_ticket_note = Some(match lang {
+            Lang::Ar => "وفتحت لك تذكرة حتى نتابع الموضوع لآخره.".to_string(),
+            Lang::En => {
+                "I've also opened a ticket so this is tracked until it's solved.".to_string()
+            }
+        });
+        self.emit(EventKind::Ticket {
+            turn,
+            ticket_id,
+            subject,
+            department: department.to_string(),
+            priority: priority.to_string(),
+        });
     }
 
     fn on_persona_change(
@@ -659,7 +720,7 @@ impl Actor {
         let p = persona(id);
         let lang = self.lang;
         let customer_text = self.record.last_customer_text.clone().unwrap_or_default();
-        let fallback = self.replier.reply(&ReplyContext {
+        let mut fallback = self.replier.reply(&ReplyContext {
             persona: id,
             intent,
             lang,
@@ -667,10 +728,15 @@ impl Actor {
             turn,
             customer_text: &customer_text,
         });
+        let ticket_note = self.pending_ticket_note.take();
+        if let Some(note) = &ticket_note {
+            fallback.push(' ');
+            fallback.push_str(note);
+        }
         let source = match self.providers.llm.clone() {
             Some(llm) => ReplySource::Llm {
                 llm,
-                request: self.build_request(id, lang, prefix.as_deref()),
+                request: self.build_request(id, lang, prefix.as_deref(), ticket_note.is_some()),
                 fallback,
             },
             None => ReplySource::Fixed {
@@ -689,13 +755,29 @@ impl Actor {
         );
     }
 
-    fn build_request(&self, id: PersonaId, lang: Lang, prefix: Option<&str>) -> ChatRequest {
+    fn build_request(
+        &self,
+        id: PersonaId,
+        lang: Lang,
+        prefix: Option<&str>,
+        ticket_opened: bool,
+    ) -> ChatRequest {
         let p = persona(id);
         let mut system = p.system_prompt(lang);
         system.push_str("\n\n");
         let c = &self.customer;
         if let Some(name) = &c.name {
             system.push_str(&format!("Customer name: {name}.\n"));
+        }
+        if let Some(ctx) = &self.customer_context {
+            system.push_str(
+                "What our records say about this customer (use it, never read it out):\n",
+            );
+            system.push_str(ctx);
+            system.push('\n');
+        }
+        if ticket_opened {
+            system.push_str("You have just opened a ticket for this issue: tell the customer in one short sentence that it is being tracked.\n");
         }
         system.push_str(match lang {
             Lang::Ar => "The customer is speaking Arabic: answer in Arabic.\n",

@@ -177,9 +177,15 @@ pub struct CallStatus {
 pub struct CallSetup {
     pub call_id: String,
     pub customer: CustomerInfo,
+    /// What the CRM knows about the caller (tier, open tickets, last call), written
+    /// into the persona's prompt.
+    pub customer_context: Option<String>,
     pub config: CallConfig,
     pub providers: Providers,
     pub io: CallIo,
+    /// A lossless copy of every event, for the durable record (the CRM writer).
+    /// `None`: the call is not recorded.
+    pub record: Option<mpsc::UnboundedSender<CallEvent>>,
 }
 
 /// A running call: send commands, watch its status.

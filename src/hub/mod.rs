@@ -75,6 +75,12 @@ impl LocalHub {
         handle
     }
 
+    /// The event channel itself, for components that speak for calls (the CRM
+    /// writer reports outages of a call's records there).
+    pub fn event_sender(&self) -> broadcast::Sender<CallEvent> {
+        self.inner.events.clone()
+    }
+
     pub fn get(&self, call_id: &str) -> Option<CallHandle> {
         self.inner
             .calls
@@ -173,6 +179,8 @@ mod tests {
         let setup = CallSetup {
             call_id: id.into(),
             customer: CustomerInfo::default(),
+            customer_context: None,
+            record: None,
             config: CallConfig {
                 greet: false,
                 ..Default::default()

@@ -41,6 +41,10 @@ pub struct SimOptions {
     pub customer_tts: Option<Arc<dyn TextToSpeech>>,
     /// Longest wait for the agent to finish a turn.
     pub turn_timeout: Duration,
+    /// Where the call is recorded (the CRM writer), if anywhere.
+    pub record: Option<mpsc::UnboundedSender<crate::events::CallEvent>>,
+    /// What the CRM knows about the caller, for the persona's prompt.
+    pub customer_context: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -51,6 +55,8 @@ impl Default for SimOptions {
             out_dir: None,
             customer_tts: None,
             turn_timeout: Duration::from_secs(30),
+            record: None,
+            customer_context: None,
         }
     }
 }
@@ -217,6 +223,8 @@ pub async fn run_scenario(
     let handle = hub.start_call(CallSetup {
         call_id: call_id.clone(),
         customer: scenario.customer.clone(),
+        customer_context: opts.customer_context.clone(),
+        record: opts.record.clone(),
         config: config.clone(),
         providers,
         io: CallIo {

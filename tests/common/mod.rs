@@ -62,6 +62,7 @@ pub async fn run_with(
         out_dir: out_dir.map(Path::to_path_buf),
         customer_tts: Some(espeak()),
         turn_timeout: Duration::from_secs(20),
+        ..Default::default()
     };
     let report = tokio::time::timeout(
         Duration::from_secs(120),
