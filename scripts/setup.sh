@@ -4,7 +4,8 @@
 # something is missing.
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config espeak-ng sox)
+# postgresql: server binaries for the CRM tests (scripts/pg.sh runs a throwaway instance).
+APT_PACKAGES=(build-essential pkg-config espeak-ng sox postgresql)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -6,4 +6,17 @@ bash scripts/setup.sh
 source scripts/env.sh
 # espeak-ng was installed above: its tests must run, never skip.
 export SWITCHBOARD_REQUIRE_ESPEAK=1
+# A throwaway PostgreSQL for the CRM tests (each test makes its own database in it),
+# stopped and removed however the run ends. PostgreSQL was installed above: its tests
+# must run, never skip. Engine tests can start their own with SWITCHBOARD_PG_SCRIPT.
+PG_TMP=$(mktemp -d)
+chmod 755 "$PG_TMP"
+export SWITCHBOARD_PG_SCRIPT="$PWD/scripts/pg.sh"
+trap 'bash "$SWITCHBOARD_PG_SCRIPT" stop "$PG_TMP/data" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"' EXIT
+trap 'exit 130' INT TERM
+PG_PORT=54329
+while (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; do PG_PORT=$((PG_PORT + 1)); done
+SWITCHBOARD_TEST_PG_URL=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  bash "$SWITCHBOARD_PG_SCRIPT" start "$PG_TMP/data" "$PG_PORT")
+export SWITCHBOARD_TEST_PG_URL SWITCHBOARD_REQUIRE_PG=1
 cargo test --all-targets --no-fail-fast -- --test-threads=2

@@ -54,6 +54,7 @@ fn simulate_prints_every_event_as_a_json_line_and_writes_agent_audio() {
             {"say":"الراوتر خربان من امبارح"}]}"#,
     );
     let out_dir = dir.path().join("out");
+    let db = format!("sqlite://{}", dir.path().join("crm.sqlite3").display());
     let out = bin()
         .args([
             "simulate",
@@ -62,6 +63,8 @@ fn simulate_prints_every_event_as_a_json_line_and_writes_agent_audio() {
             out_dir.to_str().unwrap(),
             "--speed",
             "10",
+            "--db",
+            &db,
         ])
         .output()
         .unwrap();
@@ -98,6 +101,40 @@ fn simulate_prints_every_event_as_a_json_line_and_writes_agent_audio() {
     ] {
         assert!(m.get(k).is_some(), "turn_metrics.{k}");
     }
+    // The caller was looked up (created) in the CRM and the call recorded turn by turn.
+    let customer_id = events[0]["customer"]["id"]
+        .as_str()
+        .expect("CRM id")
+        .to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = switchboard::crm::CrmStore::connect(&db).await.unwrap();
+        let c = store
+            .customer_by_phone("+963 944 000 111")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.id, customer_id);
+        assert_eq!(c.total_calls, 1);
+        let call = store.call(call_id).await.unwrap().expect("call row");
+        assert_eq!(call.outcome.as_deref(), Some("customer_hangup"));
+        let turns = store.turns_of_call(call_id).await.unwrap();
+        let texts: Vec<&str> = turns
+            .iter()
+            .filter(|t| t.speaker == "customer")
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Hi, how much is the premium plan?",
+                "الراوتر خربان من امبارح"
+            ]
+        );
+        assert_eq!(turns.len(), 5, "greeting + 2 × (customer, agent)");
+        let hits = store.search_transcripts("الراوتر", 10).await.unwrap();
+        assert_eq!(hits.len(), 1);
+    });
     // Agent audio per turn: greeting and two answers, real speech at 16 kHz.
     for n in 0..3 {
         let wav = out_dir.join(format!("turn-{n:02}.wav"));
@@ -151,6 +188,19 @@ fn corrupt_and_missing_inputs_exit_2_with_one_line() {
             .output()
             .unwrap(),
         "nope.wav",
+    );
+    let s_phone = write(
+        dir.path(),
+        "phone.json",
+        r#"{"customer": {"phone": "call me maybe"}, "turns": [{"say": "hi"}]}"#,
+    );
+    let db = format!("sqlite://{}", dir.path().join("crm.sqlite3").display());
+    assert_input_error(
+        &bin()
+            .args(["simulate", s_phone.to_str().unwrap(), "--db", &db])
+            .output()
+            .unwrap(),
+        "phone",
     );
     let s4 = write(
         dir.path(),
@@ -245,6 +295,8 @@ fn config_file_sets_the_silence_hold_and_transcript_goes_to_stderr() {
             "5",
             "--no-greeting",
             "--transcript",
+            "--db",
+            "none",
         ])
         .output()
         .unwrap();

@@ -13,9 +13,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::call::CallConfig;
 use switchboard::config::Config;
+use switchboard::crm::{CrmError, CrmStore};
 use switchboard::events::{CallEvent, EventKind, Speaker};
 use switchboard::hub::{CallHub, LocalHub};
 use switchboard::lang::{detect, Lang, LangHint};
+use switchboard::persist::{customer_for_call, CrmWriter};
 use switchboard::routing::persona as persona_of;
 use switchboard::scenario::Scenario;
 use switchboard::sentiment::{LexiconSentiment, SentimentAnalyzer};
@@ -82,6 +84,10 @@ struct SimulateArgs {
     /// Also print a readable transcript on stderr (stdout stays JSON Lines).
     #[arg(long)]
     transcript: bool,
+    /// CRM database: sqlite://PATH, postgres://… (Supabase works), or "none".
+    /// Default: an SQLite file in the user's data folder.
+    #[arg(long)]
+    db: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -200,6 +206,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         speed,
         no_greeting,
         transcript,
+        db,
     } = args;
     let scenario = Scenario::load(&scenario_path).map_err(|e| Failure::Input(e.to_string()))?;
     if !(speed.is_finite() && speed > 0.0 && speed <= 100.0) {
@@ -280,7 +287,38 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
             }
         }
     });
+    // The CRM: who is calling, what we know about them, and the durable record.
+    let mut scenario = scenario;
+    let db_url = db
+        .or_else(|| config.crm.url.clone())
+        .unwrap_or_else(CrmStore::default_sqlite_url);
+    let mut writer = None;
+    let mut customer_context = None;
+    if db_url != "none" {
+        match CrmStore::connect(&db_url).await {
+            Ok(store) => {
+                let (info, ctx) = customer_for_call(&store, &scenario.customer)
+                    .await
+                    .map_err(|e| match e {
+                        CrmError::InvalidPhone { .. } | CrmError::InvalidInput(_) => {
+                            Failure::Input(e.to_string())
+                        }
+                        other => Failure::Other(other.to_string()),
+                    })?;
+                scenario.customer = info;
+                customer_context = ctx;
+                let w =
+                    CrmWriter::spawn(store, &config.crm.outbox_path(), Some(hub.event_sender()))
+                        .map_err(|e| Failure::Other(e.to_string()))?;
+                writer = Some(w);
+            }
+            Err(e @ CrmError::InvalidInput(_)) => return Err(Failure::Input(e.to_string())),
+            Err(e) => eprintln!("warning: {e}; this call will not be recorded"),
+        }
+    }
     let opts = SimOptions {
+        record: writer.as_ref().map(CrmWriter::recorder),
+        customer_context,
         stt: stt_mode,
         speed,
         out_dir: out,
@@ -289,6 +327,17 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
     };
     let result = run_scenario(&hub, &scenario, providers, call_config, opts).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
+    if let Some(w) = &writer {
+        match w.flush(Duration::from_secs(10)).await {
+            Some(r) if r.pending == 0 => {}
+            Some(r) => eprintln!(
+                "warning: the CRM is unreachable; {} write(s) wait in {} and will be written when it is back",
+                r.pending,
+                config.crm.outbox_path().display()
+            ),
+            None => eprintln!("warning: the CRM writer did not finish in time"),
+        }
+    }
     match result {
         Ok(report) => {
             for n in report.timeouts {
