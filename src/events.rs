@@ -185,6 +185,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sentiment_min: Option<f32>,
         summary: String,
+        /// Who wrote the summary: the LLM's provider name, or "extractive".
+        #[serde(default)]
+        summary_provider: String,
     },
 }
 

@@ -353,8 +353,12 @@ async fn takeover_silences_the_ai_until_handback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whisper_reaches_the_next_prompt_and_the_reply_is_streamed() {
-    let llm = FakeLanguageModel::new("Of course. I have applied a free month to your account.");
-    let probe = llm.clone();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let llm = FakeLanguageModel::replying_with(move |req| {
+        seen.lock().unwrap().push(req.clone());
+        "Of course. I have applied a free month to your account.".into()
+    });
     let r = run(
         r#"{"lang":"en","turns":[
             {"say":"My internet keeps dropping"},
@@ -368,7 +372,13 @@ async fn whisper_reaches_the_next_prompt_and_the_reply_is_streamed() {
         SPEED,
     )
     .await;
-    let req = probe.last_request().expect("the LLM was asked");
+    // Requests: turn 1, turn 2, then the call summary.
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3);
+    assert!(!asked[0].messages[0]
+        .content
+        .contains("Offer one free month"));
+    let req = &asked[1];
     let system = &req.messages[0].content;
     assert!(system.contains("Offer one free month"), "{system}");
     let last = req.messages.last().unwrap();
@@ -403,11 +413,16 @@ async fn llm_stalling_mid_stream_falls_back_and_the_call_goes_on() {
             SPEED,
         )
         .await;
+        // Two replies stalled (template fallback), then the end-of-call summary did too
+        // (extractive fallback).
         let errors = r.errors();
-        assert_eq!(errors.len(), 2, "{}", r.dump());
-        assert!(errors
+        assert_eq!(errors.len(), 3, "{}", r.dump());
+        assert!(errors.iter().all(|(code, _)| code == "llm_stall_timeout"));
+        let fallbacks: Vec<&str> = errors
             .iter()
-            .all(|(code, fb)| code == "llm_stall_timeout" && fb.as_deref() == Some("template")));
+            .map(|e| e.1.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(fallbacks, vec!["template", "template", "extractive"]);
         let replies = r.replies();
         let answered: Vec<u32> = replies.iter().map(|x| x.0).collect();
         assert_eq!(answered, vec![0, 1, 2], "{}", r.dump());
@@ -548,4 +563,77 @@ async fn a_complaint_to_support_opens_one_ticket_and_the_customer_is_told() {
         let reply = r.replies().into_iter().find(|x| x.0 == 1).unwrap();
         assert!(reply.1.contains(told), "{reply:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llm_writes_the_call_summary_and_templates_cover_its_failure() {
+    let llm = FakeLanguageModel::replying_with(|req| {
+        if req.messages[0].content.contains("call summaries") {
+            "Rana asked for the premium plan price and was offered a quote. Mood positive.".into()
+        } else {
+            "Sure, I can help with that.".into()
+        }
+    });
+    let probe = llm.clone();
+    let r = run(
+        r#"{"lang":"auto","customer":{"name":"Rana"},"turns":[
+            {"say":"قديش سعر الباقة المميزة؟"},{"say":"Great, thanks a lot"}]}"#,
+        providers(
+            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
+            fast_fake_tts(),
+        ),
+        SttMode::Text,
+        SPEED,
+    )
+    .await;
+    match r.ended() {
+        EventKind::CallEnded {
+            summary,
+            summary_provider,
+            ..
+        } => {
+            assert_eq!(
+                summary,
+                "Rana asked for the premium plan price and was offered a quote. Mood positive."
+            );
+            assert_eq!(summary_provider, "fake");
+        }
+        _ => unreachable!(),
+    }
+    // The summary was asked for with the whole conversation, both languages.
+    let req = probe.last_request().unwrap();
+    let transcript = &req.messages[1].content;
+    assert!(
+        transcript.contains("Customer: قديش سعر الباقة المميزة؟"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("Customer: Great, thanks a lot"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("Agent: "), "{transcript}");
+
+    let broken = FakeLanguageModel::new("x").with_failure(FakeFailure::FailBeforeFirstToken);
+    let r = run(
+        r#"{"lang":"en","customer":{"name":"Omar"},"turns":[{"say":"My bill is wrong"}]}"#,
+        providers(Some(Arc::new(broken)), fast_fake_tts()),
+        SttMode::Text,
+        SPEED,
+    )
+    .await;
+    match r.ended() {
+        EventKind::CallEnded {
+            summary,
+            summary_provider,
+            ..
+        } => {
+            assert_eq!(summary_provider, "extractive");
+            assert!(
+                summary.contains("Omar said: \"My bill is wrong\""),
+                "{summary}"
+            );
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(r.errors().last().unwrap().1.as_deref(), Some("extractive"));
 }

@@ -136,9 +136,12 @@ async fn fake_server_stalling_mid_stream_triggers_the_fallback_and_the_call_cont
         10.0,
     )
     .await;
+    // Both replies stalled (template fallback), and so did the end-of-call summary
+    // (extractive fallback).
     let errors = r.errors();
-    assert_eq!(errors.len(), 2, "{}", r.dump());
+    assert_eq!(errors.len(), 3, "{}", r.dump());
     assert!(errors.iter().all(|e| e.0 == "llm_stall_timeout"));
+    assert_eq!(errors[2].1.as_deref(), Some("extractive"));
     let replies = r.replies();
     assert_eq!(replies.len(), 3);
     for (_, text, provider, fallback) in &replies[1..] {

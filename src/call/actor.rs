@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Interval, MissedTickBehavior};
@@ -25,7 +26,7 @@ use crate::events::{
     CallEvent, CustomerInfo, EndReason, EventKind, Speaker, Stage, SupervisorAction, TurnMetrics,
 };
 use crate::lang::Lang;
-use crate::llm::{ChatMessage, ChatRequest};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, Role};
 use crate::routing::{
     classify_intent, persona, ChangeReason, Intent, PersonaId, ReplyContext, Router,
     TemplateReplier,
@@ -65,6 +66,7 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
     let (status_tx, status_rx) = watch::channel(status);
     let (reply_tx, reply_rx) = mpsc::channel(256);
     let (stt_tx, stt_rx) = mpsc::channel(8);
+    let (summary_tx, summary_rx) = mpsc::channel(1);
     let lang = config.lang.fixed().unwrap_or(config.default_lang);
     let actor = Actor {
         call_id: call_id.clone(),
@@ -99,6 +101,8 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         customer_context,
         ticket: None,
         pending_ticket_note: None,
+        ending: None,
+        summary_tx,
         started_at_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -114,6 +118,7 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         io.supervisor_audio,
         reply_rx,
         stt_rx,
+        summary_rx,
     ));
     CallHandle {
         call_id,
@@ -217,6 +222,9 @@ struct Actor {
     /// Tells the next reply that a ticket was opened.
     pending_ticket_note: Option<String>,
     started_at_ms: u64,
+    /// The call is over for the customer; its summary is being written.
+    ending: Option<EndReason>,
+    summary_tx: mpsc::Sender<Result<String, LlmError>>,
     replier: TemplateReplier,
     providers: Providers,
     config: CallConfig,
@@ -240,18 +248,29 @@ impl Actor {
         supervisor_audio: Option<mpsc::Receiver<Frame>>,
         mut reply_rx: mpsc::Receiver<ReplyMsg>,
         mut stt_rx: mpsc::Receiver<SttDone>,
+        mut summary_rx: mpsc::Receiver<Result<String, LlmError>>,
     ) {
         let mut interval: Option<Interval> = None;
         let mut audio_open = true;
+        let mut commands_open = true;
         let mut sup_audio = supervisor_audio;
         self.start();
         while !self.ended {
             tokio::select! {
                 biased;
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.on_command(cmd),
-                    None => self.end(EndReason::Shutdown),
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) if self.ending.is_none() => self.on_command(cmd),
+                    Some(_) => {}
+                    None => {
+                        commands_open = false;
+                        self.end(EndReason::Shutdown);
+                    }
                 },
+                s = summary_rx.recv() => {
+                    if let Some(s) = s {
+                        self.on_summary(s);
+                    }
+                }
                 m = reply_rx.recv() => {
                     if let Some(m) = m {
                         self.on_reply(m);
@@ -411,6 +430,9 @@ impl Actor {
     fn on_customer_frame(&mut self, f: InboundFrame) {
         if let Some(h) = &self.config.frame_lag {
             h.record(f.due.elapsed());
+        }
+        if self.ending.is_some() {
+            return;
         }
         let speaking = self.agent_speaking() && self.controller == Controller::Ai;
         let event = self.detector.push(&f.frame, speaking);
@@ -1183,13 +1205,111 @@ impl Actor {
         }
     }
 
+    /// Ends the call: audio stops at once; the summary is written by the LLM when
+    /// one is configured (a few seconds at most), otherwise — or if it fails — from
+    /// the call record.
     fn end(&mut self, reason: EndReason) {
-        if self.ended {
+        if self.ended || self.ending.is_some() {
             return;
         }
         self.interrupt_agent(false);
         self.cancel_reply();
         self.stt_session = None;
+        self.deferred = None;
+        match self.providers.llm.clone() {
+            Some(llm) if self.turns > 0 => {
+                self.ending = Some(reason);
+                let request = self.summary_request();
+                let tx = self.summary_tx.clone();
+                tokio::spawn(async move {
+                    let write = async {
+                        let mut stream = llm.stream(request);
+                        let mut out = String::new();
+                        while let Some(delta) = stream.next().await {
+                            out.push_str(&delta?);
+                        }
+                        Ok(out)
+                    };
+                    let result = match tokio::time::timeout(SUMMARY_TIMEOUT, write).await {
+                        Ok(r) => r,
+                        Err(_) => Err(LlmError::Other(format!(
+                            "no summary within {} s",
+                            SUMMARY_TIMEOUT.as_secs()
+                        ))),
+                    };
+                    let _ = tx.send(result).await;
+                });
+            }
+            _ => {
+                let summary = self.record.summary(self.turns);
+                self.finish_end(reason, summary, "extractive".into());
+            }
+        }
+    }
+
+    fn summary_request(&self) -> ChatRequest {
+        let mut transcript = String::new();
+        for m in &self.history {
+            let line = match m.role {
+                Role::User => format!("Customer: {}\n", m.content),
+                Role::Assistant => match m.content.strip_prefix("(supervisor) ") {
+                    Some(rest) => format!("Supervisor: {rest}\n"),
+                    None => format!("Agent: {}\n", m.content),
+                },
+                Role::System => continue,
+            };
+            transcript.push_str(&line);
+        }
+        if let Some(name) = &self.customer.name {
+            transcript.push_str(&format!("(Customer name: {name})\n"));
+        }
+        ChatRequest {
+            messages: vec![
+                ChatMessage::system(SUMMARY_PROMPT),
+                ChatMessage::user(transcript),
+            ],
+            max_tokens: 160,
+            temperature: 0.2,
+        }
+    }
+
+    fn on_summary(&mut self, result: Result<String, LlmError>) {
+        let Some(reason) = self.ending.take() else {
+            return;
+        };
+        let provider = self
+            .providers
+            .llm
+            .as_ref()
+            .map(|l| l.name().to_string())
+            .unwrap_or_default();
+        match result {
+            Ok(text) if !text.trim().is_empty() => {
+                self.finish_end(reason, text.trim().to_string(), provider)
+            }
+            other => {
+                let (code, message) = match other {
+                    Err(e) => (e.code().to_string(), e.to_string()),
+                    Ok(_) => (
+                        "llm_empty".into(),
+                        "the language model returned an empty summary".into(),
+                    ),
+                };
+                self.record.errors += 1;
+                self.emit(EventKind::Error {
+                    turn: None,
+                    stage: Stage::Llm,
+                    code,
+                    message,
+                    fallback: Some("extractive".into()),
+                });
+                let summary = self.record.summary(self.turns);
+                self.finish_end(reason, summary, "extractive".into());
+            }
+        }
+    }
+
+    fn finish_end(&mut self, reason: EndReason, summary: String, summary_provider: String) {
         self.ended = true;
         let duration_ms = self.started.elapsed().as_millis() as u64;
         self.emit(EventKind::CallEnded {
@@ -1199,11 +1319,18 @@ impl Actor {
             persona: self.router.current(),
             sentiment_avg: self.record.sentiment_avg(),
             sentiment_min: self.record.sentiment_min(),
-            summary: self.record.summary(self.turns),
+            summary,
+            summary_provider,
         });
         self.publish_status();
     }
 }
+
+const SUMMARY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SUMMARY_PROMPT: &str = "You write call summaries for a call-center CRM. The transcript may be in Arabic, \
+English or both. In English, in 2 or 3 short sentences: who called and what they wanted, what the agent or \
+supervisor did or promised, the customer's mood, and any follow-up still owed. Plain text, no preamble.";
 
 fn supervisor_voice(lang: Lang) -> VoiceSpec {
     match lang {
