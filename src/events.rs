@@ -10,15 +10,18 @@ use crate::lang::{Lang, LangHint};
 use crate::routing::{ChangeReason, PersonaId};
 use crate::sentiment::SentimentLabel;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CallEvent {
     pub call_id: String,
+    #[ts(type = "number")]
     pub t_ms: u64,
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Speaker {
     Customer,
@@ -27,7 +30,8 @@ pub enum Speaker {
 }
 
 /// Which step of a turn an error came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Audio,
@@ -40,7 +44,8 @@ pub enum Stage {
     Crm,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum SupervisorAction {
     Takeover,
@@ -52,7 +57,8 @@ pub enum SupervisorAction {
     End,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The customer hung up (or a scenario ran out of turns).
@@ -62,7 +68,8 @@ pub enum EndReason {
     Shutdown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 pub struct CustomerInfo {
     /// The CRM's customer id, when the caller is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,7 +82,8 @@ pub struct CustomerInfo {
 
 /// Latency of one turn, in milliseconds. `None` where a step did not run
 /// (e.g. no LLM during a supervisor takeover).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 pub struct TurnMetrics {
     pub turn: u32,
     /// Trailing silence waited before the turn was declared over (0 for text input).
@@ -92,7 +100,8 @@ pub struct TurnMetrics {
     pub response_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     CallStarted {
@@ -102,6 +111,7 @@ pub enum EventKind {
         transport: String,
         /// Wall-clock start, epoch milliseconds: `t_ms` of every event counts from here.
         #[serde(default)]
+        #[ts(type = "number")]
         started_at_ms: u64,
     },
     Transcript {
@@ -178,6 +188,7 @@ pub enum EventKind {
     CallEnded {
         reason: EndReason,
         turns: u32,
+        #[ts(type = "number")]
         duration_ms: u64,
         persona: PersonaId,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// A language of an utterance. Serialized as its ISO 639-1 code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Ar,
@@ -34,7 +35,8 @@ impl std::fmt::Display for Lang {
 }
 
 /// A language choice that may be left to detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum LangHint {
     Ar,

@@ -115,7 +115,8 @@ pub struct CallIo {
     pub transport: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SupervisorCommand {
     Takeover,
@@ -148,7 +149,8 @@ pub enum CallCommand {
     Hangup,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Controller {
     Ai,
@@ -156,7 +158,8 @@ pub enum Controller {
 }
 
 /// A snapshot of a call for supervisors' walls and for simulators.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CallStatus {
     pub call_id: String,
     pub customer: CustomerInfo,

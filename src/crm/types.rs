@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::CrmError;
 
 /// Which database a store talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     Sqlite,
@@ -28,7 +29,8 @@ impl Backend {
 
 /// Creates a customer, or updates the one with this phone number: only the fields
 /// given (`Some`) change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct NewCustomer {
     pub phone: String,
     pub name: Option<String>,
@@ -38,7 +40,8 @@ pub struct NewCustomer {
     pub language: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct Customer {
     pub id: String,
     pub name: Option<String>,
@@ -49,15 +52,21 @@ pub struct Customer {
     pub tier: String,
     pub vip: bool,
     pub language: Option<String>,
+    #[ts(type = "number")]
     pub created_at: i64,
+    #[ts(type = "number")]
     pub updated_at: i64,
     /// The latest start or end of any of the customer's calls.
+    #[ts(type = "number | null")]
     pub last_interaction: Option<i64>,
+    #[ts(type = "number")]
     pub total_calls: i64,
+    #[ts(type = "number")]
     pub total_tickets: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     Open,
@@ -130,7 +139,8 @@ impl TryFrom<String> for TicketStatus {
 /// Ticket priorities, lowest first.
 pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct NewTicket {
     /// Set it to make creation idempotent (a replayed creation with the same id is a
     /// no-op that returns the existing ticket); `None` generates a uuid.
@@ -148,7 +158,8 @@ pub struct NewTicket {
 
 /// Changes to a ticket: `None` leaves a field as it is. `assignee: Some(None)`
 /// unassigns.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TicketUpdate {
     pub subject: Option<String>,
     pub description: Option<String>,
@@ -157,7 +168,8 @@ pub struct TicketUpdate {
     pub assignee: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct Ticket {
     pub id: String,
     pub customer_id: String,
@@ -169,12 +181,15 @@ pub struct Ticket {
     pub status: TicketStatus,
     pub assignee: Option<String>,
     pub call_id: Option<String>,
+    #[ts(type = "number")]
     pub created_at: i64,
+    #[ts(type = "number")]
     pub updated_at: i64,
 }
 
 /// One entry of a ticket's history, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct TicketChange {
     pub id: String,
     pub ticket_id: String,
@@ -184,21 +199,26 @@ pub struct TicketChange {
     pub new_value: Option<String>,
     pub changed_by: String,
     pub reason: Option<String>,
+    #[ts(type = "number")]
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct NewCall {
     pub id: String,
     pub customer_id: Option<String>,
     pub transport: String,
     pub room: Option<String>,
+    #[ts(type = "number")]
     pub started_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CallEnd {
     pub id: String,
+    #[ts(type = "number")]
     pub ended_at: i64,
     pub outcome: String,
     pub final_persona: String,
@@ -207,13 +227,16 @@ pub struct CallEnd {
     pub sentiment_min: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct CallRow {
     pub id: String,
     pub customer_id: Option<String>,
     pub transport: String,
     pub room: Option<String>,
+    #[ts(type = "number")]
     pub started_at: i64,
+    #[ts(type = "number | null")]
     pub ended_at: Option<i64>,
     pub outcome: Option<String>,
     pub final_persona: Option<String>,
@@ -223,9 +246,11 @@ pub struct CallRow {
 }
 
 /// One finished utterance of a call; `(call_id, idx)` identifies it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct TurnRow {
     pub call_id: String,
+    #[ts(type = "number")]
     pub idx: i64,
     pub speaker: String,
     pub text: String,
@@ -239,32 +264,40 @@ pub struct TurnRow {
     pub llm_first_token_ms: Option<f64>,
     pub tts_first_audio_ms: Option<f64>,
     pub total_ms: Option<f64>,
+    #[ts(type = "number")]
     pub started_at: i64,
+    #[ts(type = "number")]
     pub ended_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct SupervisorActionRow {
     pub id: String,
     pub call_id: String,
     pub actor: String,
     pub action: String,
     pub detail: Option<String>,
+    #[ts(type = "number")]
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct TranscriptHit {
     pub call_id: String,
+    #[ts(type = "number")]
     pub idx: i64,
     pub speaker: String,
     pub text: String,
     pub lang: String,
+    #[ts(type = "number")]
     pub started_at: i64,
 }
 
 /// What a persona is told about the caller before answering.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CustomerContext {
     pub name: Option<String>,
     pub tier: String,

@@ -7,7 +7,8 @@ use crate::lang::Lang;
 use crate::tts::VoiceSpec;
 
 /// Stable persona ids, used in events, the supervisor API and scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum PersonaId {
     Reception,

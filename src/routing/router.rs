@@ -7,7 +7,8 @@ use super::intent::Intent;
 use super::persona::PersonaId;
 
 /// Who moved the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeReason {
     Rule,
@@ -24,7 +25,8 @@ impl ChangeReason {
 }
 
 /// A persona switch, as reported to the call actor, the UI and the event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct PersonaChange {
     pub from: PersonaId,
     pub to: PersonaId,

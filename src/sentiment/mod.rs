@@ -33,7 +33,8 @@ pub use eval::{evaluate, parse_tsv, EvalReport};
 pub use trend::SentimentTrend;
 
 /// A coarse sentiment class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum SentimentLabel {
     Negative,
@@ -84,7 +85,8 @@ impl std::fmt::Display for SentimentLabel {
 }
 
 /// The sentiment of one utterance.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Sentiment {
     /// Compound polarity in `-1..=1` (VADER's "compound" scale); always finite.
     pub score: f32,
