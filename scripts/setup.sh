@@ -4,8 +4,17 @@
 # something is missing.
 set -euo pipefail
 
-# postgresql: server binaries for the CRM tests (scripts/pg.sh runs a throwaway instance).
+# Engine: build tools, espeak-ng (local voice), sox. postgresql: server binaries for the
+# CRM tests (scripts/pg.sh runs a throwaway instance).
 APT_PACKAGES=(build-essential pkg-config espeak-ng sox postgresql)
+# Desktop console (Tauri 2 on Linux): WebKitGTK and friends; ALSA for audio devices.
+APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
+  libayatana-appindicator3-dev libxdo-dev libasound2-dev file)
+# Console tests: a virtual display, WebKit's WebDriver for the real app, Chromium for
+# the UI's page tests, ImageMagick for screenshots.
+APT_PACKAGES+=(xvfb xauth webkit2gtk-driver chromium imagemagick)
+# The UI is built with Node.js; use the machine's own if it has one.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,4 +31,10 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo (Rust 1.85 or newer) is required: https://rustup.rs" >&2
   exit 1
+fi
+
+# tauri-driver bridges WebDriver to the app's webview (end-to-end tests of the console).
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: installing tauri-driver" >&2
+  cargo install tauri-driver --version "^2" --locked --quiet
 fi

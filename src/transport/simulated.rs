@@ -45,6 +45,8 @@ pub struct SimOptions {
     pub record: Option<mpsc::UnboundedSender<crate::events::CallEvent>>,
     /// What the CRM knows about the caller, for the persona's prompt.
     pub customer_context: Option<String>,
+    /// Use this call id (so a caller can know it before the call ends); default: a new uuid.
+    pub call_id: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -57,6 +59,7 @@ impl Default for SimOptions {
             turn_timeout: Duration::from_secs(30),
             record: None,
             customer_context: None,
+            call_id: None,
         }
     }
 }
@@ -219,7 +222,10 @@ pub async fn run_scenario(
     let recorder = tokio::spawn(record(agent_rx));
     let pacer = tokio::spawn(pace(cust_tx, speech_rx, period));
 
-    let call_id = uuid::Uuid::new_v4().to_string();
+    let call_id = opts
+        .call_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let handle = hub.start_call(CallSetup {
         call_id: call_id.clone(),
         customer: scenario.customer.clone(),

@@ -1,0 +1,209 @@
+//! Commands of the webview: each one adapts an engine call. Errors are `{code,
+//! message}` so the UI can show them in place.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use switchboard::call::{CallConfig, CallStatus, SupervisorCommand};
+use switchboard::crm::{
+    CallRow, CrmError, CrmStore, Customer, NewCustomer, NewTicket, Ticket, TicketChange,
+    TicketStatus,
+};
+use switchboard::hub::{CallHub, HubError};
+use switchboard::persist::customer_for_call;
+use switchboard::scenario::Scenario;
+use switchboard::transport::{run_scenario, SimOptions, SttMode};
+use switchboard::tts::espeak::EspeakTts;
+use switchboard::tts::TextToSpeech;
+use tauri::State;
+
+use crate::scenarios::{self, SCENARIOS};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl UiError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CrmError> for UiError {
+    fn from(e: CrmError) -> Self {
+        UiError::new(e.code(), e.to_string())
+    }
+}
+
+impl From<HubError> for UiError {
+    fn from(e: HubError) -> Self {
+        UiError::new(e.code(), e.to_string())
+    }
+}
+
+type Reply<T> = Result<T, UiError>;
+
+fn store(state: &AppState) -> Reply<CrmStore> {
+    state.store.clone().ok_or_else(|| {
+        UiError::new(
+            "db_unavailable",
+            "the CRM database is not available; calls still run",
+        )
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioInfo {
+    pub id: String,
+    pub title: String,
+    pub lang: String,
+}
+
+#[tauri::command]
+pub fn list_scenarios() -> Vec<ScenarioInfo> {
+    SCENARIOS
+        .iter()
+        .map(|s| ScenarioInfo {
+            id: s.id.into(),
+            title: s.title.into(),
+            lang: s.lang.into(),
+        })
+        .collect()
+}
+
+/// Starts a simulated caller: its lines are spoken by the local TTS and go through
+/// the real audio path, so the wall shows a live call with no account or network.
+#[tauri::command]
+pub async fn start_simulation(
+    state: State<'_, AppState>,
+    scenario: String,
+    speed: Option<f64>,
+) -> Reply<String> {
+    let shipped = scenarios::find(&scenario)
+        .ok_or_else(|| UiError::new("unknown_scenario", format!("no scenario {scenario:?}")))?;
+    let mut sc = Scenario::parse(shipped.json, std::path::Path::new("."))
+        .map_err(|e| UiError::new("bad_scenario", e.to_string()))?;
+    let mut customer_context = None;
+    if let Some(store) = &state.store {
+        match customer_for_call(store, &sc.customer).await {
+            Ok((info, ctx)) => {
+                sc.customer = info;
+                customer_context = ctx;
+            }
+            Err(e) => tracing::warn!(
+                code = e.code(),
+                "caller lookup failed; the call runs without CRM context"
+            ),
+        }
+    }
+    let call_id = uuid::Uuid::new_v4().to_string();
+    let espeak: Arc<dyn TextToSpeech> = Arc::new(EspeakTts::default());
+    let opts = SimOptions {
+        stt: SttMode::Script,
+        speed: speed.unwrap_or(1.0).clamp(0.25, 20.0),
+        customer_tts: Some(espeak),
+        record: state.writer.as_ref().map(|w| w.recorder()),
+        customer_context,
+        call_id: Some(call_id.clone()),
+        ..Default::default()
+    };
+    let providers = state.config.providers();
+    let config = CallConfig {
+        default_lang: state.config.default_lang,
+        turn: state.config.turn.clone(),
+        ..Default::default()
+    };
+    let hub = state.hub.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = run_scenario(&hub, &sc, providers, config, opts).await {
+            tracing::warn!(error = %e, "simulated call failed");
+        }
+    });
+    Ok(call_id)
+}
+
+#[tauri::command]
+pub fn list_calls(state: State<'_, AppState>) -> Vec<CallStatus> {
+    state.hub.calls()
+}
+
+#[tauri::command]
+pub async fn supervisor_command(
+    state: State<'_, AppState>,
+    call_id: String,
+    command: SupervisorCommand,
+) -> Reply<()> {
+    let hub = state.hub.clone();
+    hub.command(&call_id, command).await.map_err(UiError::from)
+}
+
+#[tauri::command]
+pub async fn get_customer(
+    state: State<'_, AppState>,
+    customer_id: String,
+) -> Reply<Option<Customer>> {
+    Ok(store(&state)?.customer(&customer_id).await?)
+}
+
+#[tauri::command]
+pub async fn update_customer(state: State<'_, AppState>, customer: NewCustomer) -> Reply<Customer> {
+    Ok(store(&state)?.upsert_customer(&customer).await?)
+}
+
+#[tauri::command]
+pub async fn customer_tickets(
+    state: State<'_, AppState>,
+    customer_id: String,
+) -> Reply<Vec<Ticket>> {
+    Ok(store(&state)?.tickets_of_customer(&customer_id).await?)
+}
+
+#[tauri::command]
+pub async fn customer_calls(
+    state: State<'_, AppState>,
+    customer_id: String,
+) -> Reply<Vec<CallRow>> {
+    Ok(store(&state)?.calls_of_customer(&customer_id, 50).await?)
+}
+
+#[tauri::command]
+pub async fn open_tickets(state: State<'_, AppState>) -> Reply<Vec<Ticket>> {
+    Ok(store(&state)?.open_tickets(200).await?)
+}
+
+#[tauri::command]
+pub async fn create_ticket(state: State<'_, AppState>, ticket: NewTicket) -> Reply<Ticket> {
+    Ok(store(&state)?.create_ticket(&ticket).await?)
+}
+
+#[tauri::command]
+pub async fn set_ticket_status(
+    state: State<'_, AppState>,
+    ticket_id: String,
+    status: TicketStatus,
+    reason: String,
+) -> Reply<Ticket> {
+    if reason.trim().is_empty() {
+        return Err(UiError::new(
+            "invalid_input",
+            "give a reason for the status change",
+        ));
+    }
+    Ok(store(&state)?
+        .set_ticket_status(&ticket_id, status, "supervisor", &reason)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn ticket_history(
+    state: State<'_, AppState>,
+    ticket_id: String,
+) -> Reply<Vec<TicketChange>> {
+    Ok(store(&state)?.ticket_history(&ticket_id).await?)
+}

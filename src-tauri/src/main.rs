@@ -1,0 +1,62 @@
+//! The Switchboard desktop console: a thin shell. Commands forward to the engine
+//! (hub, CRM); one task forwards every `CallEvent` to the webview as `call-event`.
+//! Errors reach the UI as `{code, message}`.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod scenarios;
+mod state;
+
+use switchboard::hub::CallHub;
+use tauri::{Emitter, Manager};
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let state = tauri::async_runtime::block_on(state::AppState::start())?;
+            let mut events = state.hub.subscribe();
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    match events.recv().await {
+                        Ok(ev) => {
+                            let _ = handle.emit("call-event", &ev);
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(dropped = n, "the webview fell behind the event stream");
+                        }
+                        Err(_) => return,
+                    }
+                }
+            });
+            app.manage(state);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::list_scenarios,
+            commands::start_simulation,
+            commands::list_calls,
+            commands::supervisor_command,
+            commands::get_customer,
+            commands::update_customer,
+            commands::customer_tickets,
+            commands::customer_calls,
+            commands::open_tickets,
+            commands::create_ticket,
+            commands::set_ticket_status,
+            commands::ticket_history,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(e) = result {
+        eprintln!("error: the Switchboard window could not start: {e}");
+        std::process::exit(1);
+    }
+}
