@@ -20,3 +20,10 @@ SWITCHBOARD_TEST_PG_URL=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off 
   bash "$SWITCHBOARD_PG_SCRIPT" start "$PG_TMP/data" "$PG_PORT")
 export SWITCHBOARD_TEST_PG_URL SWITCHBOARD_REQUIRE_PG=1
 cargo test --all-targets --no-fail-fast -- --test-threads=2
+
+# The desktop console: the UI's own checks (lint, types, unit tests, build, page
+# tests in headless Chromium with mocked IPC), then the real app end to end under
+# Xvfb through tauri-driver + WebKitWebDriver. Screenshots: test-artifacts/.
+bash ui/run-tests.sh
+cargo build -p switchboard-desktop
+node tests/e2e/desktop.mjs "$CARGO_TARGET_DIR/debug/switchboard-desktop"

@@ -106,7 +106,11 @@ pub async fn start_simulation(
     let espeak: Arc<dyn TextToSpeech> = Arc::new(EspeakTts::default());
     let opts = SimOptions {
         stt: SttMode::Script,
-        speed: speed.unwrap_or(1.0).clamp(0.25, 20.0),
+        // SWITCHBOARD_SIM_SPEED lets demos and end-to-end tests run callers faster.
+        speed: speed
+            .or_else(|| std::env::var("SWITCHBOARD_SIM_SPEED").ok().and_then(|s| s.parse().ok()))
+            .unwrap_or(1.0)
+            .clamp(0.25, 20.0),
         customer_tts: Some(espeak),
         record: state.writer.as_ref().map(|w| w.recorder()),
         customer_context,
