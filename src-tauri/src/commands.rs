@@ -108,7 +108,11 @@ pub async fn start_simulation(
         stt: SttMode::Script,
         // SWITCHBOARD_SIM_SPEED lets demos and end-to-end tests run callers faster.
         speed: speed
-            .or_else(|| std::env::var("SWITCHBOARD_SIM_SPEED").ok().and_then(|s| s.parse().ok()))
+            .or_else(|| {
+                std::env::var("SWITCHBOARD_SIM_SPEED")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+            })
             .unwrap_or(1.0)
             .clamp(0.25, 20.0),
         customer_tts: Some(espeak),
