@@ -21,3 +21,15 @@ pub mod stt;
 pub mod transport;
 pub mod tts;
 pub mod turn;
+
+/// Structured logs on stderr, filtered by `SWITCHBOARD_LOG` (default `warn`). Log
+/// lines carry ids, codes and reasons — never customer text, names or numbers.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    // A second call (tests, embedding) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

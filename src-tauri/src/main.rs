@@ -12,13 +12,7 @@ use switchboard::hub::CallHub;
 use tauri::{Emitter, Manager};
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    switchboard::init_logging();
     let result = tauri::Builder::default()
         .setup(|app| {
             let state = tauri::async_runtime::block_on(state::AppState::start())?;
