@@ -12,7 +12,7 @@ APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptc
   libayatana-appindicator3-dev libxdo-dev libasound2-dev file)
 # Console tests: a virtual display, WebKit's WebDriver for the real app, Chromium for
 # the UI's page tests, ImageMagick for screenshots.
-APT_PACKAGES+=(xvfb xauth webkit2gtk-driver chromium imagemagick)
+APT_PACKAGES+=(xvfb xauth webkit2gtk-driver chromium imagemagick pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
 # The UI is built with Node.js; use the machine's own if it has one.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

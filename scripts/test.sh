@@ -12,13 +12,19 @@ export SWITCHBOARD_REQUIRE_ESPEAK=1
 PG_TMP=$(mktemp -d)
 chmod 755 "$PG_TMP"
 export SWITCHBOARD_PG_SCRIPT="$PWD/scripts/pg.sh"
-trap 'bash "$SWITCHBOARD_PG_SCRIPT" stop "$PG_TMP/data" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"' EXIT
+# A private PulseAudio server with a null sink for the sound-card tests (tests/local_audio.rs),
+# stopped by the same trap. PulseAudio was installed above: those tests must run, never skip.
+PULSE_TMP=$(mktemp -d)
+trap 'bash "$SWITCHBOARD_PG_SCRIPT" stop "$PG_TMP/data" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"; bash scripts/pulse.sh stop "$PULSE_TMP" >/dev/null 2>&1 || true; rm -rf "$PULSE_TMP"' EXIT
 trap 'exit 130' INT TERM
 PG_PORT=54329
 while (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; do PG_PORT=$((PG_PORT + 1)); done
 SWITCHBOARD_TEST_PG_URL=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
   bash "$SWITCHBOARD_PG_SCRIPT" start "$PG_TMP/data" "$PG_PORT")
 export SWITCHBOARD_TEST_PG_URL SWITCHBOARD_REQUIRE_PG=1
+PULSE_ENV=$(bash scripts/pulse.sh start "$PULSE_TMP")
+while IFS= read -r line; do export "${line?}"; done <<<"$PULSE_ENV"
+export SWITCHBOARD_REQUIRE_AUDIO=1
 cargo test --all-targets --no-fail-fast -- --test-threads=2
 
 # The desktop console: the UI's own checks (lint, types, unit tests, build, page
