@@ -1,7 +1,6 @@
 //! Connecting, migrating and the pool behind a [`CrmStore`].
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,14 +106,9 @@ impl CrmStore {
     /// `sqlite://` + `$XDG_DATA_HOME/switchboard/crm.sqlite3` (or
     /// `~/.local/share/switchboard/crm.sqlite3`).
     pub fn default_sqlite_url() -> String {
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir);
         format!(
             "sqlite://{}",
-            base.join("switchboard").join("crm.sqlite3").display()
+            crate::config::data_dir().join("crm.sqlite3").display()
         )
     }
 
