@@ -10,6 +10,9 @@ APT_PACKAGES=(build-essential pkg-config espeak-ng sox postgresql)
 # Desktop console (Tauri 2 on Linux): WebKitGTK and friends; ALSA for audio devices.
 APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
   libayatana-appindicator3-dev libxdo-dev libasound2-dev file)
+# API keys in the OS keyring: libdbus to build the Secret Service client; a session bus,
+# GNOME Keyring and secret-tool for the keyring tests (scripts/keyring.sh).
+APT_PACKAGES+=(libdbus-1-dev dbus gnome-keyring libsecret-tools)
 # Console tests: a virtual display, WebKit's WebDriver for the real app, Chromium for
 # the UI's page tests, ImageMagick for screenshots.
 APT_PACKAGES+=(xvfb xauth webkit2gtk-driver chromium imagemagick pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)

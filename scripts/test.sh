@@ -15,7 +15,11 @@ export SWITCHBOARD_PG_SCRIPT="$PWD/scripts/pg.sh"
 # A private PulseAudio server with a null sink for the sound-card tests (tests/local_audio.rs),
 # stopped by the same trap. PulseAudio was installed above: those tests must run, never skip.
 PULSE_TMP=$(mktemp -d)
-trap 'bash "$SWITCHBOARD_PG_SCRIPT" stop "$PG_TMP/data" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"; bash scripts/pulse.sh stop "$PULSE_TMP" >/dev/null 2>&1 || true; rm -rf "$PULSE_TMP"' EXIT
+# A private D-Bus session with an unlocked, throwaway GNOME Keyring for the API-key tests
+# (tests/secrets.rs) and the console e2e, stopped by the same trap. Installed above: those
+# tests must run, never skip.
+KEYRING_TMP=$(mktemp -d)
+trap 'bash "$SWITCHBOARD_PG_SCRIPT" stop "$PG_TMP/data" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"; bash scripts/pulse.sh stop "$PULSE_TMP" >/dev/null 2>&1 || true; rm -rf "$PULSE_TMP"; bash scripts/keyring.sh stop "$KEYRING_TMP" >/dev/null 2>&1 || true; rm -rf "$KEYRING_TMP"' EXIT
 trap 'exit 130' INT TERM
 PG_PORT=54329
 while (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; do PG_PORT=$((PG_PORT + 1)); done
@@ -25,6 +29,9 @@ export SWITCHBOARD_TEST_PG_URL SWITCHBOARD_REQUIRE_PG=1
 PULSE_ENV=$(bash scripts/pulse.sh start "$PULSE_TMP")
 while IFS= read -r line; do export "${line?}"; done <<<"$PULSE_ENV"
 export SWITCHBOARD_REQUIRE_AUDIO=1
+KEYRING_ENV=$(bash scripts/keyring.sh start "$KEYRING_TMP")
+while IFS= read -r line; do export "${line?}"; done <<<"$KEYRING_ENV"
+export SWITCHBOARD_REQUIRE_KEYRING=1
 cargo test --all-targets --no-fail-fast -- --test-threads=2
 
 # The desktop console: the UI's own checks (lint, types, unit tests, build, page

@@ -1,5 +1,5 @@
 //! One typed configuration with defaults that work offline. Secrets never live here:
-//! API keys come from the environment (or the OS keyring, in the desktop app).
+//! API keys come from the OS keyring or the environment ([`crate::secrets`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,11 +146,17 @@ impl Config {
         Ok(c)
     }
 
-    /// The language model, if one is configured. The API key is read from the
-    /// environment here and nowhere else.
+    /// The language model, if one is configured. The API key comes from the OS
+    /// keyring, else from SWITCHBOARD_LLM_API_KEY / OPENAI_API_KEY (see
+    /// [`crate::secrets`]), here and nowhere else.
     pub fn language_model(&self) -> Option<Arc<dyn LanguageModel>> {
         let base_url = self.llm.base_url.clone()?;
-        let mut cfg = OpenAiConfig::from_env(base_url, self.llm.model.clone());
+        let mut cfg = OpenAiConfig {
+            base_url,
+            model: self.llm.model.clone(),
+            api_key: crate::secrets::get(crate::secrets::SecretName::LlmApiKey),
+            ..OpenAiConfig::default()
+        };
         cfg.first_token_timeout = Duration::from_millis(self.llm.first_token_timeout_ms);
         cfg.stall_timeout = Duration::from_millis(self.llm.stall_timeout_ms);
         Some(Arc::new(OpenAiCompatible::new(cfg)))

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::lang::{Lang, LangHint};
-use crate::routing::{ChangeReason, PersonaId};
+use crate::routing::{ChangeReason, PersonaId, RouteCause};
 use crate::sentiment::SentimentLabel;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -140,7 +140,12 @@ pub enum EventKind {
         to: PersonaId,
         reason: ChangeReason,
         turn: u32,
+        /// Short English explanation, e.g. "complaint with negative sentiment".
         why: String,
+        /// `why` as data (rule, intent, flags), for display in the reader's language.
+        /// Absent in events recorded before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<RouteCause>,
     },
     /// The full reply the agent generated for a turn (before any barge-in).
     AgentReply {
@@ -250,6 +255,49 @@ mod tests {
         assert!(v.get("interrupted").is_none());
         let back: CallEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn persona_changed_carries_cause_and_reads_old_events() {
+        use crate::routing::{CauseKind, Intent};
+        let ev = CallEvent {
+            call_id: "c".into(),
+            t_ms: 7,
+            kind: EventKind::PersonaChanged {
+                from: PersonaId::Reception,
+                to: PersonaId::Support,
+                reason: ChangeReason::Rule,
+                turn: 2,
+                why: "complaint with negative sentiment".into(),
+                cause: Some(RouteCause::new(
+                    CauseKind::IntentNegative,
+                    Some(Intent::Complaint),
+                )),
+            },
+        };
+        let v: serde_json::Value = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["type"], "persona_changed");
+        assert_eq!(v["why"], "complaint with negative sentiment");
+        assert_eq!(v["cause"]["kind"], "intent_negative");
+        assert_eq!(v["cause"]["intent"], "complaint");
+        assert_eq!(v["cause"]["consecutive"], false);
+        assert_eq!(v["cause"]["after_support"], false);
+        let back: CallEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(back, ev);
+
+        // Recorded before `cause` existed.
+        let old = r#"{"call_id":"c","t_ms":7,"type":"persona_changed","from":"reception","to":"sales","reason":"rule","turn":1,"why":"pricing question"}"#;
+        let back: CallEvent = serde_json::from_str(old).unwrap();
+        match back.kind {
+            EventKind::PersonaChanged { cause, why, .. } => {
+                assert_eq!(cause, None);
+                assert_eq!(why, "pricing question");
+            }
+            other => panic!("{other:?}"),
+        }
+        let v: serde_json::Value = serde_json::from_str(old).unwrap();
+        let again = serde_json::to_value(serde_json::from_str::<CallEvent>(old).unwrap()).unwrap();
+        assert_eq!(again, v, "no cause key is invented");
     }
 
     #[test]

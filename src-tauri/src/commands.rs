@@ -27,7 +27,7 @@ pub struct UiError {
 }
 
 impl UiError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -121,12 +121,16 @@ pub async fn start_simulation(
         call_id: Some(call_id.clone()),
         ..Default::default()
     };
-    let providers = state.config.providers();
+    let call_config = state.call_config();
     let config = CallConfig {
-        default_lang: state.config.default_lang,
-        turn: state.config.turn.clone(),
+        default_lang: call_config.default_lang,
+        turn: call_config.turn.clone(),
         ..Default::default()
     };
+    // The LLM's key may come from the OS keyring: a blocking call.
+    let providers = tauri::async_runtime::spawn_blocking(move || call_config.providers())
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?;
     let hub = state.hub.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = run_scenario(&hub, &sc, providers, config, opts).await {

@@ -4,8 +4,10 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod audio;
 mod commands;
 mod scenarios;
+mod settings;
 mod state;
 
 use switchboard::hub::CallHub;
@@ -14,8 +16,15 @@ use tauri::{Emitter, Manager};
 fn main() {
     switchboard::init_logging();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let state = tauri::async_runtime::block_on(state::AppState::start())?;
+            let saved = settings::load(app.handle(), state.current_settings());
+            *state
+                .settings
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = saved;
             let mut events = state.hub.subscribe();
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -32,10 +41,16 @@ fn main() {
                 }
             });
             app.manage(state);
+            app.manage(switchboard::transport::AudioDesk::new());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::list_scenarios,
+            audio::list_audio_devices,
+            audio::desk_status,
+            audio::start_mic_call,
+            audio::listen_call,
+            audio::supervisor_microphone,
             commands::start_simulation,
             commands::list_calls,
             commands::supervisor_command,
@@ -47,6 +62,12 @@ fn main() {
             commands::create_ticket,
             commands::set_ticket_status,
             commands::ticket_history,
+            settings::get_settings,
+            settings::save_settings,
+            settings::secret_status,
+            settings::set_secret,
+            settings::delete_secret,
+            settings::notify,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {

@@ -1,13 +1,21 @@
-//! What the shell holds: the engine's hub, the CRM (when reachable) and its writer.
+//! What the shell holds: the engine's hub, the CRM (when reachable) and its writer,
+//! and the console's settings.
+
+use std::sync::RwLock;
 
 use switchboard::config::Config;
 use switchboard::crm::CrmStore;
 use switchboard::hub::LocalHub;
 use switchboard::persist::CrmWriter;
+use switchboard::settings::ConsoleSettings;
 
 pub struct AppState {
     pub hub: LocalHub,
+    /// The environment / file config; calls use [`AppState::call_config`].
     pub config: Config,
+    /// The console's settings (settings.json), current from startup and after each
+    /// save. Read it briefly; never hold the guard across an await.
+    pub settings: RwLock<ConsoleSettings>,
     pub store: Option<CrmStore>,
     pub writer: Option<CrmWriter>,
 }
@@ -47,9 +55,26 @@ impl AppState {
         };
         Ok(AppState {
             hub,
+            settings: RwLock::new(ConsoleSettings::from_config(&config)),
             config,
             store,
             writer,
         })
+    }
+
+    /// A copy of the current settings.
+    pub fn current_settings(&self) -> ConsoleSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The config a call starts with: the environment / file config with the
+    /// current settings applied (LLM, turn timings).
+    pub fn call_config(&self) -> Config {
+        let mut config = self.config.clone();
+        self.current_settings().apply_to(&mut config);
+        config
     }
 }

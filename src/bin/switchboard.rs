@@ -100,6 +100,13 @@ enum Command {
         lang: String,
         text: Vec<String>,
     },
+    /// List the microphones and speakers Switchboard can use (JSON).
+    Devices {
+        /// Also list ALSA plugin pseudo-devices (null, dmix, hw:…) that are hidden
+        /// from the console's pickers.
+        #[arg(long)]
+        all: bool,
+    },
     /// Measure pipeline overhead per turn and concurrent calls.
     Bench {
         /// Concurrent calls for the load test.
@@ -168,6 +175,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let s = LexiconSentiment::new().analyze(&text, lang);
             let line =
                 serde_json::json!({"label": s.label, "score": round3(s.score), "lang": lang});
+            println!("{line}");
+            Ok(())
+        }
+        Command::Devices { all } => {
+            let list = if all {
+                switchboard::transport::local_device::list_all_devices()
+            } else {
+                switchboard::transport::list_devices()
+            }
+            .map_err(|e| Failure::Other(e.to_string()))?;
+            let line = serde_json::to_string(&list).map_err(|e| Failure::Other(e.to_string()))?;
             println!("{line}");
             Ok(())
         }

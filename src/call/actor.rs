@@ -19,7 +19,7 @@ use super::reply::{self, ReplyJob, ReplyMsg, ReplySource};
 use super::summary::CallRecord;
 use super::{
     CallCommand, CallConfig, CallHandle, CallSetup, CallStatus, Controller, EventTx, InboundFrame,
-    OutboundFrame, Providers, SupervisorCommand,
+    MonitorFrame, OutboundFrame, Providers, SupervisorCommand,
 };
 use crate::audio::Frame;
 use crate::events::{
@@ -28,7 +28,7 @@ use crate::events::{
 use crate::lang::Lang;
 use crate::llm::{ChatMessage, ChatRequest, LlmError, Role};
 use crate::routing::{
-    classify_intent, persona, ChangeReason, Intent, PersonaId, ReplyContext, Router,
+    classify_intent, persona, Intent, PersonaChange, PersonaId, ReplyContext, Router,
     TemplateReplier,
 };
 use crate::sentiment::SentimentTrend;
@@ -102,6 +102,7 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         ticket: None,
         pending_ticket_note: None,
         ending: None,
+        monitor: None,
         summary_tx,
         started_at_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -183,6 +184,8 @@ struct SttDone {
 
 struct Actor {
     call_id: String,
+    /// Where a copy of the call's audio goes (the supervisor listening in).
+    monitor: Option<mpsc::Sender<MonitorFrame>>,
     started: Instant,
     detector: EndOfTurnDetector,
     customer: CustomerInfo,
@@ -245,7 +248,7 @@ impl Actor {
         mut self,
         mut commands: mpsc::Receiver<CallCommand>,
         mut customer_audio: mpsc::Receiver<InboundFrame>,
-        supervisor_audio: Option<mpsc::Receiver<Frame>>,
+        supervisor_audio: Option<mpsc::Receiver<InboundFrame>>,
         mut reply_rx: mpsc::Receiver<ReplyMsg>,
         mut stt_rx: mpsc::Receiver<SttDone>,
         mut summary_rx: mpsc::Receiver<Result<String, LlmError>>,
@@ -259,6 +262,7 @@ impl Actor {
             tokio::select! {
                 biased;
                 cmd = commands.recv(), if commands_open => match cmd {
+                    Some(CallCommand::SupervisorAudio(rx)) => sup_audio = Some(rx),
                     Some(cmd) if self.ending.is_none() => self.on_command(cmd),
                     Some(_) => {}
                     None => {
@@ -431,6 +435,7 @@ impl Actor {
         if let Some(h) = &self.config.frame_lag {
             h.record(f.due.elapsed());
         }
+        Self::tap(&mut self.monitor, f.frame, Speaker::Customer);
         if self.ending.is_some() {
             return;
         }
@@ -656,7 +661,7 @@ impl Actor {
         let mut prefix = None;
         if let Some(change) = self.router.observe(turn, intent, sentiment.score, trend) {
             prefix = Some(persona(change.to).handoff_line(lang));
-            self.on_persona_change(change.from, change.to, change.reason, turn, change.why);
+            self.on_persona_change(change, turn);
         }
         if self.controller == Controller::Ai {
             self.maybe_open_ticket(turn, intent, sentiment.score, &text, lang);
@@ -713,21 +718,15 @@ impl Actor {
         });
     }
 
-    fn on_persona_change(
-        &mut self,
-        from: PersonaId,
-        to: PersonaId,
-        reason: ChangeReason,
-        turn: u32,
-        why: String,
-    ) {
-        self.record.personas.push(to);
+    fn on_persona_change(&mut self, change: PersonaChange, turn: u32) {
+        self.record.personas.push(change.to);
         self.emit(EventKind::PersonaChanged {
-            from,
-            to,
-            reason,
+            from: change.from,
+            to: change.to,
+            reason: change.reason,
             turn,
-            why,
+            why: change.why,
+            cause: Some(change.cause),
         });
     }
 
@@ -1017,6 +1016,9 @@ impl Actor {
         if self.out.try_send(frame).is_err() {
             return;
         }
+        if frame.speaker != Speaker::Supervisor {
+            Self::tap(&mut self.monitor, frame.frame, frame.speaker);
+        }
         let first = !r.started_playing;
         r.started_playing = true;
         let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
@@ -1067,12 +1069,23 @@ impl Actor {
         self.history.push(ChatMessage::assistant(line));
     }
 
-    fn on_supervisor_frame(&mut self, frame: Frame) {
+    /// Copies a frame to the listener, if any; forgets a listener that has gone.
+    fn tap(monitor: &mut Option<mpsc::Sender<MonitorFrame>>, frame: Frame, speaker: Speaker) {
+        if let Some(m) = monitor {
+            if let Err(mpsc::error::TrySendError::Closed(_)) =
+                m.try_send(MonitorFrame { frame, speaker })
+            {
+                *monitor = None;
+            }
+        }
+    }
+
+    fn on_supervisor_frame(&mut self, f: InboundFrame) {
         if self.controller != Controller::Supervisor {
             return;
         }
         let _ = self.out.try_send(OutboundFrame {
-            frame,
+            frame: f.frame,
             turn: self.turns,
             speaker: Speaker::Supervisor,
         });
@@ -1098,6 +1111,9 @@ impl Actor {
                 self.on_customer_utterance(text, lang, timing);
             }
             CallCommand::Supervisor(cmd) => self.on_supervisor(cmd),
+            CallCommand::Monitor(tx) => self.monitor = tx,
+            // The microphone is a receiver polled by `run`, which takes it there.
+            CallCommand::SupervisorAudio(_) => {}
             CallCommand::Hangup => self.end(EndReason::CustomerHangup),
         }
     }
@@ -1140,7 +1156,7 @@ impl Actor {
                 });
                 if let Some(change) = self.router.pin(to) {
                     let turn = self.turns;
-                    self.on_persona_change(change.from, change.to, change.reason, turn, change.why);
+                    self.on_persona_change(change, turn);
                 }
             }
             SupervisorCommand::Unpin => {

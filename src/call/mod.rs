@@ -109,7 +109,8 @@ pub struct OutboundFrame {
 pub struct CallIo {
     pub customer_audio: mpsc::Receiver<InboundFrame>,
     /// The supervisor's microphone, forwarded to the customer during a takeover.
-    pub supervisor_audio: Option<mpsc::Receiver<Frame>>,
+    /// A microphone can also be attached later with [`CallCommand::SupervisorAudio`].
+    pub supervisor_audio: Option<mpsc::Receiver<InboundFrame>>,
     pub agent_audio: mpsc::Sender<OutboundFrame>,
     /// Short name for events, e.g. "simulated" or "livekit".
     pub transport: String,
@@ -145,8 +146,24 @@ pub enum CallCommand {
         lang: Option<Lang>,
     },
     Supervisor(SupervisorCommand),
+    /// The supervisor's microphone for this call (replaces an earlier one). Its
+    /// frames reach the customer only while the supervisor is in control; the AI
+    /// never hears them.
+    SupervisorAudio(mpsc::Receiver<InboundFrame>),
+    /// Sends a copy of the call's audio — the customer and the agent, never the
+    /// supervisor's own voice — to a listener such as the supervisor's speakers.
+    /// `None` stops listening. Frames are dropped, never waited for, when the
+    /// listener falls behind.
+    Monitor(Option<mpsc::Sender<MonitorFrame>>),
     /// The customer hung up.
     Hangup,
+}
+
+/// One 20 ms frame of a call's audio for a listener, with who is speaking in it.
+#[derive(Debug, Clone, Copy)]
+pub struct MonitorFrame {
+    pub frame: Frame,
+    pub speaker: Speaker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

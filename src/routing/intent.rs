@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::lang::Lang;
 
 /// What the customer wants in one turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
     Greeting,

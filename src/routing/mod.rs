@@ -64,4 +64,6 @@ pub use persona::{
     context_header, persona, Persona, PersonaId, CONTEXT_HEADER_AR, CONTEXT_HEADER_EN,
 };
 pub use replier::{ReplyContext, TemplateReplier};
-pub use router::{ChangeReason, Observation, PersonaChange, Router, RoutingPolicy};
+pub use router::{
+    CauseKind, ChangeReason, Observation, PersonaChange, RouteCause, Router, RoutingPolicy,
+};

@@ -24,6 +24,89 @@ impl ChangeReason {
     }
 }
 
+/// Which routing rule moved the call (see the module docs of [`crate::routing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseKind {
+    /// The customer asked for a manager.
+    ManagerRequest,
+    /// The customer asked for a human agent.
+    HumanRequest,
+    /// Support business (`intent`) in a clearly negative turn.
+    IntentNegative,
+    /// Support business (`intent`) while the call's trend is falling.
+    IntentFalling,
+    /// Support business (`intent`), sentiment not a factor.
+    Intent,
+    /// A strongly negative turn, whatever was said.
+    StrongNegative,
+    /// A clearly negative turn with a falling trend.
+    NegativeFalling,
+    /// A clearly negative turn.
+    Negative,
+    /// A falling trend with a negative turn.
+    Falling,
+    /// Buying interest (`intent`).
+    SalesIntent,
+    /// A supervisor pinned the call to the new persona.
+    SupervisorPin,
+}
+
+/// Why the call moved, as data, so that each reader can word it in their own
+/// language. [`RouteCause::describe`] gives the English sentence (`why`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RouteCause {
+    pub kind: CauseKind,
+    /// The customer's intent that triggered the rule; absent for sentiment-only
+    /// causes and supervisor pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+    /// The signal alone was not enough: it had to repeat on consecutive turns.
+    #[serde(default)]
+    pub consecutive: bool,
+    /// The move from support to sales, once the customer sounds satisfied.
+    #[serde(default)]
+    pub after_support: bool,
+}
+
+impl RouteCause {
+    pub fn new(kind: CauseKind, intent: Option<Intent>) -> RouteCause {
+        RouteCause {
+            kind,
+            intent,
+            consecutive: false,
+            after_support: false,
+        }
+    }
+
+    /// Short English explanation, e.g. "complaint with negative sentiment"; `to` is
+    /// the persona the call moved to.
+    pub fn describe(&self, to: PersonaId) -> String {
+        let what = self.intent.map_or("request", Intent::describe);
+        let mut s = match self.kind {
+            CauseKind::ManagerRequest => "customer asked for a manager".to_string(),
+            CauseKind::HumanRequest => "customer asked for a human agent".to_string(),
+            CauseKind::IntentNegative => format!("{what} with negative sentiment"),
+            CauseKind::IntentFalling => format!("{what} while sentiment is falling"),
+            CauseKind::Intent | CauseKind::SalesIntent => what.to_string(),
+            CauseKind::StrongNegative => "strongly negative sentiment".to_string(),
+            CauseKind::NegativeFalling => "negative sentiment and falling trend".to_string(),
+            CauseKind::Negative => "negative sentiment".to_string(),
+            CauseKind::Falling => "falling sentiment trend".to_string(),
+            CauseKind::SupervisorPin => format!("supervisor pinned the call to {to}"),
+        };
+        if self.consecutive {
+            s.push_str(" on consecutive turns");
+        }
+        if self.after_support {
+            s.push_str(" with positive sentiment after support");
+        }
+        s
+    }
+}
+
 /// A persona switch, as reported to the call actor, the UI and the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -31,8 +114,11 @@ pub struct PersonaChange {
     pub from: PersonaId,
     pub to: PersonaId,
     pub reason: ChangeReason,
-    /// Short English explanation, e.g. "complaint with negative sentiment".
+    /// Short English explanation, e.g. "complaint with negative sentiment":
+    /// `cause.describe(to)`.
     pub why: String,
+    /// The same explanation as data, for display in the reader's language.
+    pub cause: RouteCause,
 }
 
 /// Tunables of the routing rules. Scores and trends are sentiment values in -1..1.
@@ -88,7 +174,7 @@ struct Signal {
     /// The evidence already spans several turns (a falling trend), so it needs no
     /// echo from the previous turn.
     confirmed: bool,
-    why: String,
+    cause: RouteCause,
 }
 
 /// One customer turn as the router saw it.
@@ -212,11 +298,13 @@ impl Router {
         let from = self.current;
         self.current = to;
         self.turns_here = 0;
+        let cause = RouteCause::new(CauseKind::SupervisorPin, None);
         Some(PersonaChange {
             from,
             to,
             reason: ChangeReason::Supervisor,
-            why: format!("supervisor pinned the call to {to}"),
+            why: cause.describe(to),
+            cause,
         })
     }
 
@@ -230,12 +318,12 @@ impl Router {
         let p = &self.policy;
         let negative = score <= p.negative_score;
         let falling = trend <= p.falling_trend;
-        let sig = |to, strength, confirmed, why: String| {
+        let sig = |to, strength, confirmed, kind, intent| {
             Some(Signal {
                 to,
                 strength,
                 confirmed,
-                why,
+                cause: RouteCause::new(kind, intent),
             })
         };
         use PersonaId::{Sales, Support};
@@ -243,57 +331,54 @@ impl Router {
 
         match intent {
             Intent::Manager => {
-                return sig(Support, Strong, true, "customer asked for a manager".into())
-            }
-            Intent::Human => {
                 return sig(
                     Support,
                     Strong,
                     true,
-                    "customer asked for a human agent".into(),
+                    CauseKind::ManagerRequest,
+                    Some(intent),
                 )
+            }
+            Intent::Human => {
+                return sig(Support, Strong, true, CauseKind::HumanRequest, Some(intent))
             }
             _ => {}
         }
         if intent.is_support() {
-            let what = intent.describe();
             return if negative {
                 sig(
                     Support,
                     Strong,
                     true,
-                    format!("{what} with negative sentiment"),
+                    CauseKind::IntentNegative,
+                    Some(intent),
                 )
             } else if falling {
                 sig(
                     Support,
                     Normal,
                     true,
-                    format!("{what} while sentiment is falling"),
+                    CauseKind::IntentFalling,
+                    Some(intent),
                 )
             } else {
-                sig(Support, Normal, false, what.to_string())
+                sig(Support, Normal, false, CauseKind::Intent, Some(intent))
             };
         }
         if score <= p.strong_negative_score {
-            return sig(Support, Strong, true, "strongly negative sentiment".into());
+            return sig(Support, Strong, true, CauseKind::StrongNegative, None);
         }
         if negative && falling {
-            return sig(
-                Support,
-                Normal,
-                true,
-                "negative sentiment and falling trend".into(),
-            );
+            return sig(Support, Normal, true, CauseKind::NegativeFalling, None);
         }
         if negative {
-            return sig(Support, Weak, false, "negative sentiment".into());
+            return sig(Support, Weak, false, CauseKind::Negative, None);
         }
         if falling && score < 0.0 {
-            return sig(Support, Weak, false, "falling sentiment trend".into());
+            return sig(Support, Weak, false, CauseKind::Falling, None);
         }
         if intent.is_sales() && score >= p.sales_min_score && !falling {
-            return sig(Sales, Normal, false, intent.describe().to_string());
+            return sig(Sales, Normal, false, CauseKind::SalesIntent, Some(intent));
         }
         None
     }
@@ -315,27 +400,34 @@ impl Router {
         let dwell_ok = from_reception || self.turns_here >= self.policy.min_dwell_turns;
         let echoed = prev.is_some_and(|o| o.signal == Some(s.to));
 
-        let (allowed, why) = if self.current == PersonaId::Support && s.to == PersonaId::Sales {
+        let (allowed, cause) = if self.current == PersonaId::Support && s.to == PersonaId::Sales {
             let ok = dwell_ok && self.issue_settled(prev, intent, score, trend);
             (
                 ok,
-                format!("{} with positive sentiment after support", s.why),
+                RouteCause {
+                    after_support: true,
+                    ..s.cause
+                },
             )
         } else {
             match s.strength {
-                Strength::Strong => (true, s.why),
-                Strength::Normal if from_reception || s.confirmed => (dwell_ok, s.why),
+                Strength::Strong => (true, s.cause),
+                Strength::Normal if from_reception || s.confirmed => (dwell_ok, s.cause),
                 Strength::Normal | Strength::Weak => (
                     dwell_ok && echoed,
-                    format!("{} on consecutive turns", s.why),
+                    RouteCause {
+                        consecutive: true,
+                        ..s.cause
+                    },
                 ),
             }
         };
-        allowed.then_some(PersonaChange {
+        allowed.then(|| PersonaChange {
             from: self.current,
             to: s.to,
             reason: ChangeReason::Rule,
-            why,
+            why: cause.describe(s.to),
+            cause,
         })
     }
 
@@ -370,6 +462,17 @@ mod tests {
         Router::new(RoutingPolicy::default())
     }
 
+    fn cause(kind: CauseKind, intent: Option<Intent>) -> RouteCause {
+        RouteCause::new(kind, intent)
+    }
+
+    fn consecutive(kind: CauseKind, intent: Option<Intent>) -> RouteCause {
+        RouteCause {
+            consecutive: true,
+            ..RouteCause::new(kind, intent)
+        }
+    }
+
     /// Feeds turns 1.. and returns the changes with the turn they happened on.
     fn run(r: &mut Router, turns: &[(Intent, f32, f32)]) -> Vec<(u32, PersonaChange)> {
         let mut out = Vec::new();
@@ -399,6 +502,10 @@ mod tests {
             (Reception, Sales, ChangeReason::Rule)
         );
         assert_eq!(c.why, "pricing question");
+        assert_eq!(
+            c.cause,
+            cause(CauseKind::SalesIntent, Some(Intent::Pricing))
+        );
 
         assert_eq!(r.observe(2, Intent::Affirm, 0.3, 0.1), None);
         // First problem mention in sales is not enough on its own...
@@ -410,6 +517,10 @@ mod tests {
             .expect("repeated problem");
         assert_eq!((c.from, c.to), (Sales, Support));
         assert_eq!(c.why, "problem report on consecutive turns");
+        assert_eq!(
+            c.cause,
+            consecutive(CauseKind::Intent, Some(Intent::Problem))
+        );
         assert_eq!(r.current(), Support);
     }
 
@@ -421,6 +532,10 @@ mod tests {
         let c = r.observe(2, Intent::Complaint, -0.6, 0.0).expect("strong");
         assert_eq!(c.to, Support);
         assert_eq!(c.why, "complaint with negative sentiment");
+        assert_eq!(
+            c.cause,
+            cause(CauseKind::IntentNegative, Some(Intent::Complaint))
+        );
 
         let mut r = router();
         r.observe(1, Intent::Upgrade, 0.2, 0.1);
@@ -429,12 +544,18 @@ mod tests {
             .expect("manager at once");
         assert_eq!((c.from, c.to), (Sales, Support));
         assert_eq!(c.why, "customer asked for a manager");
+        assert_eq!(
+            c.cause,
+            cause(CauseKind::ManagerRequest, Some(Intent::Manager))
+        );
 
         let mut r = router();
         let c = r
             .observe(1, Intent::Human, 0.2, 0.0)
             .expect("human from reception");
         assert_eq!(c.to, Support);
+        assert_eq!(c.why, "customer asked for a human agent");
+        assert_eq!(c.cause, cause(CauseKind::HumanRequest, Some(Intent::Human)));
 
         let mut r = router();
         r.observe(1, Intent::Purchase, 0.4, 0.2);
@@ -442,6 +563,7 @@ mod tests {
             .observe(2, Intent::Other, -0.9, -0.1)
             .expect("strongly negative");
         assert_eq!(c.why, "strongly negative sentiment");
+        assert_eq!(c.cause, cause(CauseKind::StrongNegative, None));
     }
 
     #[test]
@@ -454,9 +576,25 @@ mod tests {
             Intent::OrderStatus,
         ] {
             let mut r = router();
-            let c = r.observe(1, intent, 0.0, 0.0);
-            assert_eq!(c.map(|c| c.to), Some(Support), "{intent}");
+            let c = r.observe(1, intent, 0.0, 0.0).expect("routes");
+            assert_eq!(c.to, Support, "{intent}");
+            assert_eq!(c.cause, cause(CauseKind::Intent, Some(intent)));
+            assert_eq!(c.why, intent.describe());
         }
+    }
+
+    #[test]
+    fn support_business_while_sentiment_falls() {
+        let mut r = router();
+        let c = r
+            .observe(1, Intent::Billing, -0.2, -0.4)
+            .expect("falling billing issue");
+        assert_eq!(c.to, Support);
+        assert_eq!(c.why, "billing issue while sentiment is falling");
+        assert_eq!(
+            c.cause,
+            cause(CauseKind::IntentFalling, Some(Intent::Billing))
+        );
     }
 
     #[test]
@@ -503,6 +641,13 @@ mod tests {
             c.why,
             "purchase interest with positive sentiment after support"
         );
+        assert_eq!(
+            c.cause,
+            RouteCause {
+                after_support: true,
+                ..cause(CauseKind::SalesIntent, Some(Intent::Purchase))
+            }
+        );
     }
 
     #[test]
@@ -514,6 +659,7 @@ mod tests {
             .observe(3, Intent::Other, -0.55, -0.4)
             .expect("souring call");
         assert_eq!(c.why, "negative sentiment and falling trend");
+        assert_eq!(c.cause, cause(CauseKind::NegativeFalling, None));
 
         let mut r = router();
         assert_eq!(r.observe(1, Intent::Other, -0.6, -0.1), None);
@@ -522,6 +668,17 @@ mod tests {
             .expect("second negative turn");
         assert_eq!(c.to, Support);
         assert_eq!(c.why, "negative sentiment on consecutive turns");
+        assert_eq!(c.cause, consecutive(CauseKind::Negative, None));
+
+        // A falling trend with mildly negative turns, twice.
+        let mut r = router();
+        assert_eq!(r.observe(1, Intent::Other, -0.2, -0.35), None);
+        let c = r
+            .observe(2, Intent::Other, -0.1, -0.4)
+            .expect("second souring turn");
+        assert_eq!(c.to, Support);
+        assert_eq!(c.why, "falling sentiment trend on consecutive turns");
+        assert_eq!(c.cause, consecutive(CauseKind::Falling, None));
 
         // Negative buying interest is not a sales lead.
         let mut r = router();
@@ -582,6 +739,20 @@ mod tests {
         }
         let mut r = router();
         let changes = run(&mut r, &turns);
+        for (_, c) in &changes {
+            assert_eq!(c.why, c.cause.describe(c.to));
+            assert_eq!(
+                c.cause.intent.is_some(),
+                !matches!(
+                    c.cause.kind,
+                    CauseKind::StrongNegative
+                        | CauseKind::NegativeFalling
+                        | CauseKind::Negative
+                        | CauseKind::Falling
+                ),
+                "{c:?}"
+            );
+        }
         for w in changes.windows(2) {
             let (t0, _) = &w[0];
             let (t1, c1) = &w[1];
@@ -598,6 +769,8 @@ mod tests {
         let mut r = router();
         let c = r.pin(Sales).expect("moves");
         assert_eq!(c.reason, ChangeReason::Supervisor);
+        assert_eq!(c.why, "supervisor pinned the call to sales");
+        assert_eq!(c.cause, cause(CauseKind::SupervisorPin, None));
         assert_eq!((c.from, c.to), (Reception, Sales));
         assert_eq!(r.pinned(), Some(Sales));
 
@@ -654,10 +827,38 @@ mod tests {
             to: Support,
             reason: ChangeReason::Supervisor,
             why: "x".into(),
+            cause: cause(CauseKind::SupervisorPin, None),
         };
         let v = serde_json::to_value(&c).unwrap_or_default();
         assert_eq!(v["from"], "sales");
         assert_eq!(v["to"], "support");
         assert_eq!(v["reason"], "supervisor");
+        assert_eq!(
+            v["cause"],
+            serde_json::json!({"kind": "supervisor_pin", "consecutive": false, "after_support": false})
+        );
+    }
+
+    #[test]
+    fn cause_serializes_in_snake_case_and_reads_back() {
+        let c = RouteCause {
+            consecutive: true,
+            ..cause(CauseKind::Intent, Some(Intent::OrderStatus))
+        };
+        let v = serde_json::to_value(c).unwrap_or_default();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "kind": "intent",
+                "intent": "order_status",
+                "consecutive": true,
+                "after_support": false,
+            })
+        );
+        assert_eq!(serde_json::from_value::<RouteCause>(v).ok(), Some(c));
+        // The flags may be left out.
+        let bare: Option<RouteCause> =
+            serde_json::from_value(serde_json::json!({"kind": "strong_negative"})).ok();
+        assert_eq!(bare, Some(cause(CauseKind::StrongNegative, None)));
     }
 }

@@ -18,7 +18,7 @@
 //! jitter buffer, upsamples them continuously to the device rate and channel
 //! count, and plays silence whenever nothing is queued.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -94,7 +94,8 @@ impl DeviceError {
 }
 
 /// The sound devices of this computer, by name (names are what `open` takes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct DeviceList {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
@@ -102,26 +103,85 @@ pub struct DeviceList {
     pub default_output: Option<String>,
 }
 
-/// Lists input and output devices of the default audio host.
+/// Lists the input and output devices a person would pick from: ALSA plugin
+/// pseudo-devices (the null device, raw `hw:`/`dmix` endpoints, surround and
+/// S/PDIF variants of the same card) are left out; the defaults always stay.
 pub fn list_devices() -> Result<DeviceList, DeviceError> {
+    list(|d| !is_pseudo_device(d))
+}
+
+/// Every device the audio host reports, pseudo-devices included.
+pub fn list_all_devices() -> Result<DeviceList, DeviceError> {
+    list(|_| true)
+}
+
+fn list(keep: impl Fn(&cpal::Device) -> bool) -> Result<DeviceList, DeviceError> {
     let host = cpal::default_host();
     let host_err = |e: cpal::Error| DeviceError::from_cpal("audio system", &e);
-    let inputs = host
-        .input_devices()
-        .map_err(host_err)?
-        .map(|d| d.to_string())
-        .collect();
-    let outputs = host
-        .output_devices()
-        .map_err(host_err)?
-        .map(|d| d.to_string())
-        .collect();
+    let default_input = host.default_input_device().map(|d| d.to_string());
+    let default_output = host.default_output_device().map(|d| d.to_string());
+    let names = |devices: Vec<cpal::Device>, default: &Option<String>| {
+        // The default first: it is what `None` opens, and some hosts do not
+        // enumerate it.
+        let mut out: Vec<String> = default.iter().cloned().collect();
+        for d in devices {
+            let name = d.to_string();
+            if keep(&d) && !name.is_empty() && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    };
+    let inputs = names(
+        host.input_devices().map_err(host_err)?.collect(),
+        &default_input,
+    );
+    let outputs = names(
+        host.output_devices().map_err(host_err)?.collect(),
+        &default_output,
+    );
     Ok(DeviceList {
         inputs,
         outputs,
-        default_input: host.default_input_device().map(|d| d.to_string()),
-        default_output: host.default_output_device().map(|d| d.to_string()),
+        default_input,
+        default_output,
     })
+}
+
+/// ALSA lists plugin endpoints beside real devices; they are not something to
+/// talk into. Other hosts (CoreAudio, WASAPI) list real devices only.
+fn is_pseudo_device(d: &cpal::Device) -> bool {
+    let Ok(desc) = cpal::traits::DeviceTrait::description(d) else {
+        return true;
+    };
+    let id = desc.driver().unwrap_or_default();
+    is_pseudo_id(id, desc.name())
+}
+
+fn is_pseudo_id(id: &str, name: &str) -> bool {
+    const PREFIXES: [&str; 14] = [
+        "null",
+        "hw:",
+        "plughw:",
+        "dmix",
+        "dsnoop",
+        "front:",
+        "rear:",
+        "center_lfe:",
+        "side:",
+        "surround",
+        "iec958",
+        "hdmi:",
+        "usbstream",
+        "lavrate",
+    ];
+    let lname = name.to_ascii_lowercase();
+    PREFIXES.iter().any(|p| id.starts_with(p))
+        || matches!(
+            id,
+            "samplerate" | "speexrate" | "speex" | "upmix" | "vdownmix" | "jack" | "oss"
+        )
+        || lname.starts_with("discard all samples")
 }
 
 /// Opens the default (`None`) or named devices; returns them with the call's
@@ -165,6 +225,8 @@ pub struct DeviceStats {
     pub output_callback_ns_total: AtomicU64,
     pub output_callback_ns_max: AtomicU64,
     pub stream_errors: AtomicU64,
+    /// Captured frames replaced by silence as the agent's own echo.
+    pub frames_echo_suppressed: AtomicU64,
 }
 
 /// A plain copy of [`DeviceStats`].
@@ -181,6 +243,7 @@ pub struct StatsSnapshot {
     pub output_callback_ns_total: u64,
     pub output_callback_ns_max: u64,
     pub stream_errors: u64,
+    pub frames_echo_suppressed: u64,
 }
 
 impl DeviceStats {
@@ -198,6 +261,7 @@ impl DeviceStats {
             output_callback_ns_total: l(&self.output_callback_ns_total),
             output_callback_ns_max: l(&self.output_callback_ns_max),
             stream_errors: l(&self.stream_errors),
+            frames_echo_suppressed: l(&self.frames_echo_suppressed),
         }
     }
 }
@@ -208,13 +272,24 @@ fn record_cost(total: &AtomicU64, max: &AtomicU64, started: Instant) {
     max.fetch_max(ns, Ordering::Relaxed);
 }
 
+/// Options for [`LocalDevices::open_with`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalOptions {
+    /// Input device name; `None`: the system default.
+    pub input: Option<String>,
+    /// Output device name; `None`: the system default.
+    pub output: Option<String>,
+    /// Keep the agent's own voice, played through speakers and picked up by the
+    /// microphone, from reaching the call (where it would cut the agent off).
+    pub echo_guard: Option<EchoGuardConfig>,
+}
+
 /// The open microphone and speaker. Streams stop on [`stop`](Self::stop) or drop.
 pub struct LocalDevices {
     input: StreamInfo,
     output: StreamInfo,
     stats: Arc<DeviceStats>,
-    stop_tx: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: DeviceThread,
     io: Option<CallIo>,
 }
 
@@ -223,72 +298,44 @@ impl std::fmt::Debug for LocalDevices {
         f.debug_struct("LocalDevices")
             .field("input", &self.input)
             .field("output", &self.output)
-            .field("running", &self.thread.is_some())
+            .field("running", &self.thread.is_running())
             .finish_non_exhaustive()
     }
 }
 
 impl LocalDevices {
     /// Opens the default (`None`) or named input and output devices and starts
-    /// both streams on a device thread.
+    /// both streams on a device thread. No echo guard (a headset, or a test loop).
     pub fn open(input: Option<&str>, output: Option<&str>) -> Result<LocalDevices, DeviceError> {
+        LocalDevices::open_with(LocalOptions {
+            input: input.map(str::to_string),
+            output: output.map(str::to_string),
+            echo_guard: None,
+        })
+    }
+
+    /// Opens the devices with options (echo guard for speakers).
+    pub fn open_with(opts: LocalOptions) -> Result<LocalDevices, DeviceError> {
         let (cust_tx, cust_rx) = mpsc::channel::<InboundFrame>(CAPTURE_QUEUE_FRAMES);
         let (agent_tx, agent_rx) = mpsc::channel::<OutboundFrame>(PLAYBACK_QUEUE_FRAMES);
         let stats = Arc::new(DeviceStats::default());
-        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let input = input.map(str::to_string);
-        let output = output.map(str::to_string);
         let thread_stats = stats.clone();
-        let thread = std::thread::Builder::new()
-            .name("switchboard-audio".into())
-            .spawn(move || {
-                let started = start_streams(
-                    input.as_deref(),
-                    output.as_deref(),
-                    cust_tx,
-                    agent_rx,
-                    thread_stats.clone(),
-                );
-                match started {
-                    Ok((streams, in_info, out_info)) => {
-                        if ready_tx.send(Ok((in_info, out_info))).is_err() {
-                            return;
-                        }
-                        device_thread_wait(&stop_rx, &thread_stats);
-                        drop(streams);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-            .map_err(|e| DeviceError::StreamFailed {
-                device: "local".into(),
-                detail: format!("cannot start the audio thread: {e}"),
-            })?;
-        let (input, output) = match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok(infos)) => infos,
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                return Err(e);
-            }
-            Err(_) => {
-                // Leave the thread behind: joining a wedged audio backend would hang us too.
-                let _ = stop_tx.send(());
-                return Err(DeviceError::StreamFailed {
-                    device: "local".into(),
-                    detail: "the sound system did not answer in time".into(),
-                });
-            }
-        };
+        let (thread, (input, output)) = DeviceThread::spawn(stats.clone(), move || {
+            start_streams(
+                opts.input.as_deref(),
+                opts.output.as_deref(),
+                cust_tx,
+                agent_rx,
+                thread_stats,
+                opts.echo_guard,
+            )
+        })?;
         tracing::info!(?input, ?output, "local audio devices open");
         Ok(LocalDevices {
             input,
             output,
             stats,
-            stop_tx: Some(stop_tx),
-            thread: Some(thread),
+            thread,
             io: Some(CallIo {
                 customer_audio: cust_rx,
                 supervisor_audio: None,
@@ -316,11 +363,151 @@ impl LocalDevices {
     }
 
     pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+        self.thread.is_running()
     }
 
     /// Stops both streams and waits for the device thread. Idempotent.
     pub fn stop(&mut self) {
+        self.thread.stop();
+    }
+}
+
+/// A microphone alone, e.g. the supervisor's during a takeover: 16 kHz frames
+/// from the default or a named input device.
+pub struct Microphone {
+    info: StreamInfo,
+    stats: Arc<DeviceStats>,
+    thread: DeviceThread,
+}
+
+impl std::fmt::Debug for Microphone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Microphone")
+            .field("input", &self.info)
+            .field("running", &self.thread.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Microphone {
+    /// Opens the default (`None`) or named input device; its frames arrive on
+    /// the returned receiver until the microphone is stopped or dropped.
+    pub fn open(
+        input: Option<&str>,
+    ) -> Result<(Microphone, mpsc::Receiver<InboundFrame>), DeviceError> {
+        let (tx, rx) = mpsc::channel::<InboundFrame>(CAPTURE_QUEUE_FRAMES);
+        let stats = Arc::new(DeviceStats::default());
+        let thread_stats = stats.clone();
+        let input = input.map(str::to_string);
+        let (thread, info) = DeviceThread::spawn(stats.clone(), move || {
+            let host = cpal::default_host();
+            let dev = find_device(&host, input.as_deref(), true)?;
+            let name = dev.to_string();
+            let cfg = pick_config(&dev, &name, true)?;
+            let info = stream_info(&name, &cfg);
+            let stream = build_input(&dev, &name, &cfg, tx, thread_stats, None)?;
+            stream
+                .play()
+                .map_err(|e| DeviceError::from_cpal(&name, &e))?;
+            Ok((vec![stream], info))
+        })?;
+        tracing::info!(input = ?info, "microphone open");
+        Ok((
+            Microphone {
+                info,
+                stats,
+                thread,
+            },
+            rx,
+        ))
+    }
+
+    pub fn info(&self) -> &StreamInfo {
+        &self.info
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread.is_running()
+    }
+
+    /// Stops capturing. Idempotent.
+    pub fn stop(&mut self) {
+        self.thread.stop();
+    }
+}
+
+/// A thread that owns audio streams (they are `!Send` on some platforms) from
+/// start until stop, and reports drops and stream errors once a second.
+pub(crate) struct DeviceThread {
+    stop_tx: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DeviceThread {
+    /// Runs `start` on a new thread; it opens the streams and returns them
+    /// (kept alive on the thread until stop) with what to report to the caller.
+    pub(crate) fn spawn<K, T, F>(
+        stats: Arc<DeviceStats>,
+        start: F,
+    ) -> Result<(DeviceThread, T), DeviceError>
+    where
+        K: 'static,
+        T: Send + 'static,
+        F: FnOnce() -> Result<(K, T), DeviceError> + Send + 'static,
+    {
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("switchboard-audio".into())
+            .spawn(move || match start() {
+                Ok((streams, info)) => {
+                    if ready_tx.send(Ok(info)).is_err() {
+                        return;
+                    }
+                    device_thread_wait(&stop_rx, &stats);
+                    drop(streams);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| DeviceError::StreamFailed {
+                device: "local".into(),
+                detail: format!("cannot start the audio thread: {e}"),
+            })?;
+        match ready_rx.recv_timeout(OPEN_TIMEOUT) {
+            Ok(Ok(info)) => Ok((
+                DeviceThread {
+                    stop_tx: Some(stop_tx),
+                    thread: Some(thread),
+                },
+                info,
+            )),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                // Leave the thread behind: joining a wedged audio backend would hang us too.
+                let _ = stop_tx.send(());
+                Err(DeviceError::StreamFailed {
+                    device: "local".into(),
+                    detail: "the sound system did not answer in time".into(),
+                })
+            }
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the streams and waits for the thread. Idempotent.
+    pub(crate) fn stop(&mut self) {
         if let Some(tx) = self.stop_tx.take() {
             let _ = tx.send(());
         }
@@ -330,7 +517,7 @@ impl LocalDevices {
     }
 }
 
-impl Drop for LocalDevices {
+impl Drop for DeviceThread {
     fn drop(&mut self) {
         self.stop();
     }
@@ -360,9 +547,9 @@ fn device_thread_wait(stop_rx: &std::sync::mpsc::Receiver<()>, stats: &DeviceSta
     }
 }
 
-type Started = (Vec<cpal::Stream>, StreamInfo, StreamInfo);
+type Started = (Vec<cpal::Stream>, (StreamInfo, StreamInfo));
 
-fn find_device(
+pub(crate) fn find_device(
     host: &cpal::Host,
     name: Option<&str>,
     is_input: bool,
@@ -437,12 +624,22 @@ fn pick_config(
         })
 }
 
+fn stream_info(name: &str, cfg: &cpal::SupportedStreamConfig) -> StreamInfo {
+    StreamInfo {
+        device: name.to_string(),
+        sample_rate: cfg.sample_rate(),
+        channels: cfg.channels(),
+        sample_format: cfg.sample_format().to_string(),
+    }
+}
+
 fn start_streams(
     input: Option<&str>,
     output: Option<&str>,
     cust_tx: mpsc::Sender<InboundFrame>,
     agent_rx: mpsc::Receiver<OutboundFrame>,
     stats: Arc<DeviceStats>,
+    echo_guard: Option<EchoGuardConfig>,
 ) -> Result<Started, DeviceError> {
     let host = cpal::default_host();
 
@@ -452,29 +649,152 @@ fn start_streams(
     let out_dev = find_device(&host, output, false)?;
     let out_name = out_dev.to_string();
     let out_cfg = pick_config(&out_dev, &out_name, false)?;
+    let in_info = stream_info(&in_name, &in_cfg);
+    let out_info = stream_info(&out_name, &out_cfg);
 
-    let in_info = StreamInfo {
-        device: in_name.clone(),
-        sample_rate: in_cfg.sample_rate(),
-        channels: in_cfg.channels(),
-        sample_format: in_cfg.sample_format().to_string(),
-    };
-    let out_info = StreamInfo {
-        device: out_name.clone(),
-        sample_rate: out_cfg.sample_rate(),
-        channels: out_cfg.channels(),
-        sample_format: out_cfg.sample_format().to_string(),
-    };
-
-    let in_stream = build_input(&in_dev, &in_name, &in_cfg, cust_tx, stats.clone())?;
-    let out_stream = build_output(&out_dev, &out_name, &out_cfg, agent_rx, stats)?;
+    let far = echo_guard.map(|c| (Arc::new(FarEnd::default()), c));
+    let guard = far
+        .as_ref()
+        .map(|(f, c)| EchoGuard::new(f.clone(), c.clone(), stats.clone()));
+    let in_stream = build_input(&in_dev, &in_name, &in_cfg, cust_tx, stats.clone(), guard)?;
+    let out_stream = build_output(
+        &out_dev,
+        &out_name,
+        &out_cfg,
+        agent_rx,
+        stats,
+        far.map(|(f, c)| (f, c.tail)),
+    )?;
     in_stream
         .play()
         .map_err(|e| DeviceError::from_cpal(&in_name, &e))?;
     out_stream
         .play()
         .map_err(|e| DeviceError::from_cpal(&out_name, &e))?;
-    Ok((vec![in_stream, out_stream], in_info, out_info))
+    Ok((vec![in_stream, out_stream], (in_info, out_info)))
+}
+
+/// Tuning of the echo guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EchoGuardConfig {
+    /// How long after a frame is played its echo may still come back (device
+    /// buffers on both sides plus the room).
+    pub tail: Duration,
+    /// Loudest expected echo relative to what was played (1.0: the echo can be
+    /// as loud as the agent's own signal — laptop speakers next to the mic).
+    pub coupling: f32,
+    /// How much louder than the loudest expected echo the microphone must be
+    /// to count as the customer speaking (6 dB = 2.0).
+    pub margin: f32,
+}
+
+impl Default for EchoGuardConfig {
+    fn default() -> Self {
+        EchoGuardConfig {
+            tail: Duration::from_millis(800),
+            coupling: 1.0,
+            margin: 2.0,
+        }
+    }
+}
+
+/// What the speaker played lately, shared lock-free from the playback callback
+/// to the capture callback: the loudest frame (RMS) of the last `tail`, and
+/// until when that level can still echo.
+#[derive(Debug, Default)]
+struct FarEnd {
+    rms_bits: AtomicU32,
+    until_ns: AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
+}
+
+impl FarEnd {
+    fn now_ns(&self) -> u64 {
+        let epoch = *self.epoch.get_or_init(Instant::now);
+        epoch.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Called for every frame the speaker starts playing.
+    fn played(&self, rms: f32, tail: Duration) {
+        let now = self.now_ns();
+        let tail_ns = tail.as_nanos() as u64;
+        let until = self.until_ns.load(Ordering::Relaxed);
+        let current = f32::from_bits(self.rms_bits.load(Ordering::Relaxed));
+        // Within the tail of a louder frame, keep the louder level; a frame is
+        // silence (rms 0) → nothing new to echo.
+        if rms <= 0.0 {
+            return;
+        }
+        if now >= until || rms >= current {
+            self.rms_bits.store(rms.to_bits(), Ordering::Relaxed);
+        }
+        self.until_ns
+            .store(now.saturating_add(tail_ns), Ordering::Relaxed);
+    }
+
+    /// The level that may be echoing now (0 when the speaker has been quiet
+    /// for longer than the tail).
+    fn level(&self) -> f32 {
+        if self.now_ns() < self.until_ns.load(Ordering::Relaxed) {
+            f32::from_bits(self.rms_bits.load(Ordering::Relaxed))
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A half-duplex echo suppressor for speakers (the speakerphone mode of desk
+/// phones): while the agent's voice may still be echoing, a captured frame
+/// reaches the call only if it is clearly louder than the loudest echo that
+/// what was played can produce; otherwise the call hears silence. The customer
+/// can still talk over the agent by speaking up. With a headset there is no
+/// echo: leave the guard off.
+///
+/// An adaptive echo-path estimate was tried and dropped: with an unknown delay
+/// between playing and hearing, it learnt "no echo" from the gap before the
+/// echo arrived (and from pauses between words), then let the echo through.
+struct EchoGuard {
+    far: Arc<FarEnd>,
+    config: EchoGuardConfig,
+    stats: Arc<DeviceStats>,
+}
+
+/// Played frames quieter than this (RMS of i16 samples, about −50 dBFS) echo
+/// below the VAD's energy gate anyway.
+const FAR_END_FLOOR: f32 = 100.0;
+
+impl EchoGuard {
+    fn new(far: Arc<FarEnd>, config: EchoGuardConfig, stats: Arc<DeviceStats>) -> Self {
+        EchoGuard { far, config, stats }
+    }
+
+    /// Returns the frame, or silence when it is most likely the agent's echo.
+    fn filter(&mut self, frame: Frame) -> Frame {
+        let far = self.far.level();
+        if far < FAR_END_FLOOR {
+            return frame;
+        }
+        if frame_rms(&frame) < self.config.coupling * far * self.config.margin {
+            self.stats
+                .frames_echo_suppressed
+                .fetch_add(1, Ordering::Relaxed);
+            Frame::SILENCE
+        } else {
+            frame
+        }
+    }
+}
+
+fn frame_rms(frame: &Frame) -> f32 {
+    let sum: f64 = frame
+        .samples
+        .iter()
+        .map(|&s| {
+            let v = f64::from(s);
+            v * v
+        })
+        .sum();
+    (sum / FRAME_SAMPLES as f64).sqrt() as f32
 }
 
 /// The config with a 20 ms device buffer when the device allows it: the
@@ -501,6 +821,7 @@ struct Capture {
     tx: mpsc::Sender<InboundFrame>,
     stats: Arc<DeviceStats>,
     closed: bool,
+    guard: Option<EchoGuard>,
 }
 
 impl Capture {
@@ -508,12 +829,17 @@ impl Capture {
         tx: &mpsc::Sender<InboundFrame>,
         stats: &DeviceStats,
         closed: &mut bool,
+        guard: &mut Option<EchoGuard>,
         due: Instant,
         frame: Frame,
     ) {
         if *closed {
             return;
         }
+        let frame = match guard {
+            Some(g) => g.filter(frame),
+            None => frame,
+        };
         match tx.try_send(InboundFrame { frame, due }) {
             Ok(()) => {
                 stats.frames_captured.fetch_add(1, Ordering::Relaxed);
@@ -532,8 +858,9 @@ impl Capture {
             tx,
             stats,
             closed,
+            guard,
         } = self;
-        resampler.push_i16(data, |f| Self::deliver(tx, stats, closed, now, f));
+        resampler.push_i16(data, |f| Self::deliver(tx, stats, closed, guard, now, f));
         self.finish_callback(now);
     }
 
@@ -544,8 +871,9 @@ impl Capture {
             tx,
             stats,
             closed,
+            guard,
         } = self;
-        resampler.push_f32(data, |f| Self::deliver(tx, stats, closed, now, f));
+        resampler.push_f32(data, |f| Self::deliver(tx, stats, closed, guard, now, f));
         self.finish_callback(now);
     }
 
@@ -561,9 +889,10 @@ impl Capture {
                 tx,
                 stats,
                 closed,
+                guard,
             } = self;
             resampler.push_i16(&buf[..chunk.len()], |f| {
-                Self::deliver(tx, stats, closed, now, f)
+                Self::deliver(tx, stats, closed, guard, now, f)
             });
         }
         self.finish_callback(now);
@@ -585,6 +914,7 @@ fn build_input(
     cfg: &cpal::SupportedStreamConfig,
     tx: mpsc::Sender<InboundFrame>,
     stats: Arc<DeviceStats>,
+    guard: Option<EchoGuard>,
 ) -> Result<cpal::Stream, DeviceError> {
     let config = low_latency(cfg);
     let resampler = StreamResampler::new(config.sample_rate, config.channels).map_err(|e| {
@@ -598,6 +928,7 @@ fn build_input(
         tx,
         stats: stats.clone(),
         closed: false,
+        guard,
     };
     let err = error_callback(stats, "input");
     let built = match cfg.sample_format() {
@@ -662,6 +993,8 @@ struct Playback {
     stats: Arc<DeviceStats>,
     /// This callback already counted an underrun.
     underrun_counted: bool,
+    /// Where the level of each played frame goes (for the echo guard).
+    far: Option<(Arc<FarEnd>, Duration)>,
 }
 
 impl Playback {
@@ -686,6 +1019,7 @@ impl Playback {
             channels: usize::from(channels.max(1)),
             stats,
             underrun_counted: false,
+            far: None,
         }
     }
 
@@ -718,6 +1052,9 @@ impl Playback {
                 self.len -= 1;
                 self.pos = 0;
                 self.stats.frames_played.fetch_add(1, Ordering::Relaxed);
+                if let (Some((far, tail)), Some(f)) = (&self.far, &self.current) {
+                    far.played(frame_rms(f), *tail);
+                }
             } else {
                 if self.playing {
                     self.playing = false;
@@ -771,9 +1108,11 @@ fn build_output(
     cfg: &cpal::SupportedStreamConfig,
     rx: mpsc::Receiver<OutboundFrame>,
     stats: Arc<DeviceStats>,
+    far: Option<(Arc<FarEnd>, Duration)>,
 ) -> Result<cpal::Stream, DeviceError> {
     let config = low_latency(cfg);
     let mut pb = Playback::new(rx, config.sample_rate, config.channels, stats.clone());
+    pb.far = far;
     let err = error_callback(stats, "output");
     let built = match cfg.sample_format() {
         SampleFormat::I16 => {
@@ -798,6 +1137,38 @@ fn build_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alsa_plugin_pseudo_devices_are_not_offered() {
+        for (id, name) in [
+            (
+                "null",
+                "Discard all samples (playback) or generate zero samples (capture)",
+            ),
+            ("hw:CARD=PCH,DEV=0", "HDA Intel PCH, ALC3246 Analog"),
+            ("dmix:CARD=PCH,DEV=0", "HDA Intel PCH, ALC3246 Analog"),
+            ("surround51:CARD=PCH,DEV=0", "HDA Intel PCH, ALC3246 Analog"),
+            (
+                "speex",
+                "Plugin using Speex DSP (resample, agc, denoise, echo, dereverb)",
+            ),
+            (
+                "samplerate",
+                "Rate Converter Plugin Using Samplerate Library",
+            ),
+            ("jack", "JACK Audio Connection Kit"),
+        ] {
+            assert!(is_pseudo_id(id, name), "{id} should be hidden");
+        }
+        for (id, name) in [
+            ("pulse", "PulseAudio Sound Server"),
+            ("pipewire", "PipeWire Sound Server"),
+            ("default", "Default Audio Device"),
+            ("sysdefault:CARD=USB", "Jabra EVOLVE 20, USB Audio"),
+        ] {
+            assert!(!is_pseudo_id(id, name), "{id} should be offered");
+        }
+    }
 
     #[test]
     fn device_not_available_is_a_clear_error() {

@@ -19,8 +19,10 @@ use tokio::time::Sleep;
 use super::{AudioStream, TextToSpeech, TtsError, VoiceSpec};
 
 const SAMPLES_PER_MS: usize = crate::audio::SAMPLE_RATE as usize / 1000;
+/// Frequency of the fake voice's tone.
+pub const TONE_HZ: f32 = 250.0;
 /// 16 kHz / 250 Hz: one period of the tone.
-const PERIOD: usize = 64;
+const PERIOD: usize = (crate::audio::SAMPLE_RATE as f32 / TONE_HZ) as usize;
 const DEFAULT_AMPLITUDE: i16 = 1200;
 
 /// How a [`FakeTextToSpeech`] misbehaves.

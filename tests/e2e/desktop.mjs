@@ -2,11 +2,13 @@
 // through tauri-driver + WebKitWebDriver. A simulated caller (spoken by espeak-ng
 // through the real audio path) shows up on the wall; the supervisor opens it, watches
 // transcript and sentiment arrive, pins a persona, takes over and hands back, creates
-// a ticket and finds it on the customer card. Screenshots of the Wall and the Call
+// a ticket and finds it on the customer card; changes settings (read back from the
+// shell and from settings.json) and stores an API key in the OS keyring (never in a
+// file, never back in the page). Screenshots of the Wall and the Call
 // view in English and Arabic go to test-artifacts/e2e/. Prints cold start and RSS.
 
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -72,6 +74,8 @@ async function waitPort(port, ms = 20000) {
   throw new Error(`port ${port} never opened`);
 }
 
+// scripts/test.sh runs a PulseAudio null sink: the app then has a microphone and speakers.
+const soundServer = !!process.env.PULSE_SERVER;
 let step = 'setup';
 let passed = 0;
 let failed = 0;
@@ -84,12 +88,25 @@ const display = `:${90 + Math.floor(Math.random() * 9)}`;
 start('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp']);
 await new Promise((r) => setTimeout(r, 800));
 const port = await freePort();
+// API keys set by this test go to their own keyring service (scripts/test.sh runs a
+// throwaway Secret Service; see scripts/keyring.sh).
+const keyringService = `switchboard-e2e-${process.pid}`;
 const appEnv = {
   DISPLAY: display,
   XDG_DATA_HOME: data,
+  SWITCHBOARD_KEYRING_SERVICE: keyringService,
   SWITCHBOARD_DB_URL: `sqlite://${join(data, 'crm.sqlite3')}`,
   SWITCHBOARD_SIM_SPEED: '1.5',
 };
+// A settings file from a crash mid-write: the console must start on defaults, keep the
+// broken file aside, and save a good one later (checked in the settings block).
+mkdirSync(join(data, 'app.switchboard.console'), { recursive: true });
+writeFileSync(join(data, 'app.switchboard.console', 'settings.json'), '{"console": {"ui_lang": "en", "alerts": {');
+// Desktop notifications go out over the session bus (scripts/keyring.sh's private one
+// under scripts/test.sh); no notification server runs, so watch the calls themselves.
+const notifications = process.env.DBUS_SESSION_BUS_ADDRESS
+  ? start('dbus-monitor', ['--session', "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
+  : null;
 const driver = start('tauri-driver', ['--port', String(port), '--native-driver', '/usr/bin/WebKitWebDriver'], appEnv);
 const wd = new WebDriver(`http://127.0.0.1:${port}`);
 
@@ -152,9 +169,24 @@ try {
   await waitClickText('.call-view button', 'Take over');
   await wd.waitFor('.call-view button', { timeout: 15000, pred: (t) => t.includes('Hand back') });
   check('take over switches the control to Hand back', true);
+  if (soundServer) {
+    // The supervisor's microphone goes on the line and the call plays on their speakers.
+    await wd.waitFor('.controls .mic-on', { timeout: 15000 });
+    check('after a takeover the supervisor microphone is on the line', true);
+    await wd.waitFor('.controls button.listen[aria-pressed="true"]', { timeout: 15000 });
+    check('after a takeover the call plays on the supervisor speakers', true);
+    await shot('call-takeover-en');
+  } else {
+    await wd.waitFor('.controls .inline-error', { timeout: 15000 });
+    check('no sound device: the takeover stands and the problem shows in place', true);
+  }
   await waitClickText('.call-view button', 'Hand back');
   await wd.waitFor('.call-view button', { timeout: 15000, pred: (t) => t.includes('Take over') });
   check('hand back returns control to the AI', true);
+  if (soundServer) {
+    const micGone = await wd.exec(`return new Promise((res) => { const end = Date.now() + 10000; (function poll() { if (!document.querySelector('.controls .mic-on')) return res(true); if (Date.now() > end) return res(false); setTimeout(poll, 100); })(); });`);
+    check('hand back takes the supervisor microphone off the line', micGone === true);
+  }
   await shot('call-en');
 
   step = 'create a ticket';
@@ -169,6 +201,93 @@ try {
   await waitClickText('.call-view button', 'Customer card');
   await wd.waitFor('body', { timeout: 15000, pred: (t) => t.includes('E2E: router broken since yesterday') });
   check('the ticket is on the customer card', true);
+
+  // ---- Settings: saved by the shell to settings.json, API key to the OS keyring ----
+  step = 'settings: save';
+  const setField = (sel, value) => wd.exec(
+    `const [sel, value] = arguments; const el = document.querySelector(sel); if (!el) return false;
+     el.value = value; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); return true;`,
+    [sel, value],
+  );
+  await wd.click('[data-nav="settings"]');
+  await wd.waitFor('.settings-view .secret-row', { timeout: 20000 });
+  const keyringError = await wd.exec(`const e = document.querySelector('[data-error="keyring"], [data-error="keys"]'); return e ? e.textContent : null;`);
+  check('the keyring answers the key status', keyringError === null, String(keyringError));
+  check('the model field is filled in', await setField('input[name="llm_model"]', 'e2e-model-7'));
+  await setField('input[name="turns"]', '4');
+  await setField('input[name="silence_hold_ms"]', '640');
+  await wd.click('[data-action="save-settings"]');
+  await wd.waitFor('[data-outcome="saved"], [data-outcome="failed"], [data-outcome="fix"]', { timeout: 10000 });
+  const outcome = await wd.exec(`return document.querySelector('[data-outcome]').getAttribute('data-outcome') + ': ' + document.querySelector('[data-outcome]').textContent;`);
+  check('the settings are saved', outcome.startsWith('saved'), outcome);
+  const settingsFile = join(data, 'app.switchboard.console', 'settings.json');
+  const setAside = readdirSync(join(data, 'app.switchboard.console')).filter((f) => f.startsWith('settings.json.corrupt-'));
+  check('a corrupt settings file was set aside and the console started on defaults', setAside.length === 1, JSON.stringify(setAside));
+  const fileAfterSave = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : '';
+  let onDisk = null;
+  try { onDisk = JSON.parse(fileAfterSave).console; } catch { /* checked below */ }
+  check('settings.json holds the saved settings', onDisk?.llm?.model === 'e2e-model-7' && onDisk?.alerts?.turns === 4 && onDisk?.turn?.silence_hold_ms === 640, fileAfterSave.slice(0, 300));
+
+  step = 'settings: read back';
+  await wd.click('[data-nav="wall"]');
+  await wd.click('[data-nav="settings"]');
+  await wd.waitFor('input[name="llm_model"]');
+  const shown = await wd.exec(`return ['llm_model', 'turns', 'silence_hold_ms'].map((n) => document.querySelector('[name="' + n + '"]').value);`);
+  check('the page shows the saved values again', JSON.stringify(shown) === JSON.stringify(['e2e-model-7', '4', '640']), JSON.stringify(shown));
+  const fromShell = await wd.execAsync(`const done = arguments[arguments.length - 1];
+    window.__TAURI_INTERNALS__.invoke('get_settings').then((s) => done(s), (e) => done({ error: e }));`);
+  check('get_settings returns them from the shell', fromShell?.llm?.model === 'e2e-model-7' && fromShell?.turn?.silence_hold_ms === 640, JSON.stringify(fromShell).slice(0, 300));
+
+  step = 'settings: API key';
+  const apiKey = `sk-e2e-${Date.now().toString(36)}-never-in-a-file`;
+  await wd.waitFor('[data-secret="llm_api_key"] input[type="password"]', { timeout: 20000 });
+  check('the key is typed in', await setField('[data-secret="llm_api_key"] input[type="password"]', apiKey));
+  await wd.click('[data-secret="llm_api_key"] [data-action="save-key"]');
+  await wd.waitFor('[data-secret="llm_api_key"] [data-status="keyring"], [data-secret="llm_api_key"] [data-error="key"]', { timeout: 15000 });
+  const keyState = await wd.exec(`const r = document.querySelector('[data-secret="llm_api_key"]'); const e = r.querySelector('[data-error="key"]'); return e ? 'error: ' + e.textContent : r.querySelector('[data-status]').getAttribute('data-status');`);
+  check('the key is stored in the keyring (badge)', keyState === 'keyring', keyState);
+  const lookup = spawnSync('secret-tool', ['lookup', 'service', keyringService, 'username', 'llm_api_key'], { encoding: 'utf8', timeout: 10000 });
+  check('the OS keyring holds the key (secret-tool lookup)', lookup.stdout.trim() === apiKey, `status ${lookup.status} ${lookup.error ?? ''} ${lookup.stderr}`);
+  const html = await wd.exec(`return document.documentElement.outerHTML + [...document.querySelectorAll('input')].map((i) => i.value).join('|');`);
+  check('the key is not in the page afterwards', !html.includes(apiKey));
+  const fileAfterKey = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : '';
+  check('settings.json does not contain the key', fileAfterKey.length > 0 && !fileAfterKey.includes(apiKey) && !fileAfterKey.includes('sk-e2e-'));
+  const dataFiles = spawnSync('grep', ['-rl', '--', apiKey, data], { encoding: 'utf8' });
+  check('no file in the app data folder contains the key', dataFiles.stdout.trim() === '', dataFiles.stdout);
+  await shot('settings-en');
+  await wd.click('[data-secret="llm_api_key"] [data-action="remove-key"]');
+  await wd.waitFor('[data-secret="llm_api_key"] [data-status="missing"], [data-secret="llm_api_key"] [data-status="environment"]', { timeout: 15000 });
+  const gone = spawnSync('secret-tool', ['lookup', 'service', keyringService, 'username', 'llm_api_key'], { encoding: 'utf8', timeout: 10000 });
+  check('removing the key deletes it from the keyring', gone.stdout.trim() === '');
+
+  step = 'settings: desktop notification';
+  // The caller asks for "المدير" (an alert keyword) during the call: the alert is
+  // also sent as a desktop notification, by the shell, over D-Bus.
+  const notifyDeadline = Date.now() + 90000;
+  while (notifications && !notifications.log().includes('Alert on call with') && Date.now() < notifyDeadline) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  check('an alert is sent as a desktop notification (D-Bus Notify)', !!notifications && notifications.log().includes('Alert on call with'),
+    notifications ? notifications.log().slice(-300) : 'no session bus (run through scripts/test.sh)');
+
+  step = 'call from my microphone';
+  await waitClickText('nav button, aside button, button', 'Live calls');
+  await wd.waitFor('.wall', { timeout: 10000 });
+  await waitClickText('.wall button.mic-call', 'Call from my microphone');
+  if (soundServer) {
+    await wd.waitFor('.call-view .controls', { timeout: 20000, pred: (t) => t.includes('This computer') });
+    check('a single-seat call runs on this computer', true);
+    // The agent answers through the speakers: its greeting is spoken and transcribed.
+    await wd.waitFor('.line.speaker-agent', { timeout: 30000 });
+    check('the agent greets the single-seat caller', true);
+    await waitClickText('.call-view button', 'End call');
+    await waitClickText('.call-view button', 'Click again to end');
+    await wd.waitFor('.call-view', { timeout: 20000, pred: (t) => t.includes('Ended') });
+    check('the single-seat call ends from the console', true);
+  } else {
+    await wd.waitFor('.wall .inline-error', { timeout: 20000 });
+    check('no sound device: a clear message on the wall', true);
+  }
 
   step = 'arabic';
   await waitClickText('nav button, aside button, button', 'العربية');

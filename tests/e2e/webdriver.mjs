@@ -69,6 +69,11 @@ export class WebDriver {
     return this.cmd('POST', '/execute/sync', { script, args });
   }
 
+  /** Runs an async script: it gets a callback as its last argument and passes the result to it. */
+  async execAsync(script, args = []) {
+    return this.cmd('POST', '/execute/async', { script, args });
+  }
+
   async screenshot() {
     return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
   }

@@ -11,6 +11,30 @@ const tickets = [
 ];
 let t0 = Date.now();
 
+// Console settings as the shell would keep them, API key statuses (never values) and
+// the sound devices. Tests flip `keyringDown` / `devices` through window.__SWITCHBOARD_MOCK__.
+const state = {
+  settings: {
+    ui_lang: 'en',
+    alerts: { threshold: -0.4, turns: 2, keywords: ['manager', 'cancel', 'supervisor', 'مدير', 'المدير', 'إلغاء', 'الغي', 'شكوى'] },
+    llm: { base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
+    stt: { model: 'whisper-base' },
+    tts: { english: 'espeak', arabic: 'espeak' },
+    turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30000 },
+    audio: { input_device: null, output_device: null, headset: false },
+  },
+  secrets: { llm_api_key: 'missing', livekit_api_key: 'environment', livekit_api_secret: 'environment', deepgram_api_key: 'missing', elevenlabs_api_key: 'missing' },
+  envVars: { llm_api_key: ['SWITCHBOARD_LLM_API_KEY', 'OPENAI_API_KEY'], livekit_api_key: ['LIVEKIT_API_KEY'], livekit_api_secret: ['LIVEKIT_API_SECRET'], deepgram_api_key: ['DEEPGRAM_API_KEY'], elevenlabs_api_key: ['ELEVENLABS_API_KEY'] },
+  keyringDown: false,
+  // The supervisor's desk: which call plays on the speakers, microphones on lines.
+  // `micError` / `speakerError` make opening a device fail like the shell does.
+  desk: { listening: null, microphones: [], local_calls: [] },
+  micError: { code: 'no_input_device', message: 'No microphone was found. Connect one or pick another input in Settings.' },
+  speakerError: null,
+  devices: { error: { code: 'device_unavailable', message: 'no sound device is available (DeviceNotAvailable)' } },
+};
+const clone = (v) => JSON.parse(JSON.stringify(v));
+
 function event(callId, type, fields) {
   return { call_id: callId, t_ms: Date.now() - t0, type, ...fields };
 }
@@ -60,6 +84,40 @@ async function handle(cmd, args) {
       t.updated_at = Date.now();
       return { ...t };
     }
+    case 'get_settings':
+      return clone(state.settings);
+    case 'save_settings':
+      state.settings = clone(args.settings);
+      return clone(state.settings);
+    case 'secret_status':
+      return Object.entries(state.secrets).map(([name, status]) => ({ name, label: name, env_vars: state.envVars[name], status, problem: null }));
+    case 'set_secret':
+      if (state.keyringDown) throw { code: 'keyring_unavailable', message: 'the OS keyring is not available: no Secret Service on the session bus' };
+      state.secrets[args.name] = 'keyring';
+      return null;
+    case 'delete_secret':
+      state.secrets[args.name] = state.envVars[args.name].includes('LIVEKIT_API_KEY') ? 'environment' : 'missing';
+      return null;
+    case 'list_audio_devices':
+      if (state.devices.error) throw clone(state.devices.error);
+      return clone(state.devices);
+    case 'notify':
+      return null;
+    case 'desk_status':
+      return clone(state.desk);
+    case 'start_mic_call':
+      if (state.micError) throw clone(state.micError);
+      state.desk.local_calls.push('mic-call-1');
+      return 'mic-call-1';
+    case 'listen_call':
+      if (args.on && state.speakerError) throw clone(state.speakerError);
+      state.desk.listening = args.on ? args.callId : (state.desk.listening === args.callId ? null : state.desk.listening);
+      return clone(state.desk);
+    case 'supervisor_microphone':
+      if (args.on && state.micError) throw clone(state.micError);
+      state.desk.microphones = state.desk.microphones.filter((id) => id !== args.callId);
+      if (args.on) state.desk.microphones.push(args.callId);
+      return clone(state.desk);
     case 'ticket_history':
       return [{ id: 'h1', ticket_id: args.ticketId, field: 'created', old_value: null, new_value: 'open', changed_by: 'agent', reason: null, at: 1700000000000 }];
     default:
@@ -79,4 +137,5 @@ window.__SWITCHBOARD_MOCK__ = {
   calls,
   emit: (ev) => emit('call-event', ev),
   resetClock: () => { t0 = Date.now(); },
+  state,
 };

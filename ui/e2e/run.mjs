@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 import { build as viteBuild } from 'vite';
 import { events, hostile } from './fixtures.mjs';
@@ -116,6 +117,22 @@ try {
   const sent = (await mockCalls()).filter((c) => c.cmd === 'supervisor_command').map((c) => c.args);
   check(sent.some((a) => JSON.stringify(a) === JSON.stringify({ callId: 'call-mixed', command: { action: 'pin', persona: 'sales' } })), 'pin sent {callId, command:{action:"pin",persona:"sales"}}', JSON.stringify(sent));
   check(sent.some((a) => a.callId === 'call-mixed' && a.command.action === 'takeover'), 'takeover sent');
+
+  console.log('sound devices');
+  // No microphone: the takeover stands, the problem shows in place, typing still works.
+  await page.waitForSelector('.controls .inline-error[data-code="no_input_device"]');
+  const micErr = await page.locator('.controls .inline-error').textContent();
+  check(micErr.includes('No microphone was found') && micErr.includes('type what the customer should hear'), 'no microphone: clear message in place after takeover', micErr);
+  check(await page.locator('.controls input[aria-label="Say to customer"]').count() === 1, 'supervisor can still type what to say');
+  check((await mockCalls()).some((c) => c.cmd === 'supervisor_microphone' && c.args.callId === 'call-mixed' && c.args.on === true), 'takeover asked for the supervisor microphone');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.micError = null; });
+  await page.click('.controls button:has-text("Use my microphone")');
+  await page.waitForSelector('.controls .mic-on');
+  check(await page.locator('.controls .inline-error').count() === 0, 'error cleared once the microphone opened');
+  await page.click('.controls button.listen');
+  await page.waitForSelector('.controls button.listen[aria-pressed="true"]');
+  check((await page.locator('.controls [role="status"]').allTextContents()).some((x) => x.includes('Playing on your speakers')), 'listening shown');
+  check((await mockCalls()).some((c) => c.cmd === 'listen_call' && c.args.callId === 'call-mixed' && c.args.on === true), 'listen_call {callId, on:true} sent');
   await page.fill('.controls input[aria-label="Whisper to the agent"]', 'Offer the 10% goodwill credit');
   await page.click('.controls button:has-text("Send note")');
   await page.waitForFunction(() => window.__SWITCHBOARD_MOCK__.calls.some((c) => c.cmd === 'supervisor_command' && c.args.command.action === 'whisper'));
@@ -171,6 +188,120 @@ try {
   await page.waitForSelector('.customer-form');
   check(await page.inputValue('.customer-form input[type="text"]') === 'Rana', 'customer card loaded');
   await page.screenshot({ path: join(artifacts, 'customer-en.png') });
+
+  console.log('settings');
+  check((await mockCalls()).some((c) => c.cmd === 'notify' && c.args.title.includes('Rana')), 'alerts sent a desktop notification through the notify command');
+  // The language toggles above were saved too: look only at what this page sends.
+  const before = (await mockCalls()).length;
+  const savesHere = async () => (await mockCalls()).slice(before).filter((c) => c.cmd === 'save_settings').map((c) => c.args);
+  await page.click('[data-nav="settings"]');
+  await page.waitForSelector('.settings-view .secret-row');
+  const devErr = await page.locator('[data-error="devices"]').textContent();
+  check(devErr.includes('no sound device is available (DeviceNotAvailable)'), 'device error shown in place', devErr);
+  const inputOpts = await page.$$eval('select[name="input_device"] option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(inputOpts) === JSON.stringify(['System default']), 'input picker keeps just System default', JSON.stringify(inputOpts));
+  check(await page.locator('[data-llm="none"]').count() === 1, 'empty LLM URL means built-in replies');
+  const hostileKw = '<img src=x onerror=alert(1)>';
+  await page.fill('input[name="threshold"]', '-0.5');
+  await page.fill('input[name="turns"]', '3');
+  await page.fill('textarea[name="keywords"]', `refund\n  refund \n${hostileKw}\nمدير`);
+  await page.fill('input[name="llm_base_url"]', 'ftp://127.0.0.1/v1');
+  await page.click('[data-action="save-settings"]');
+  await page.waitForSelector('[data-field="llm.base_url"]');
+  check((await savesHere()).length === 0, 'an invalid URL is not sent');
+  await page.fill('input[name="llm_base_url"]', ' http://127.0.0.1:8080/v1 ');
+  await page.fill('input[name="llm_model"]', 'qwen2.5-0.5b');
+  await page.fill('input[name="llm_timeout"]', '3000');
+  await page.selectOption('select[name="stt_model"]', 'whisper-tiny-en');
+  await page.fill('input[name="silence_hold_ms"]', '700');
+  await page.fill('input[name="max_turn_ms"]', '20000');
+  await page.check('input[name="headset"]');
+  await page.click('[data-action="save-settings"]');
+  await page.waitForSelector('[data-outcome="saved"]');
+  const saved = await savesHere();
+  const expected = {
+    settings: {
+      ui_lang: 'en',
+      alerts: { threshold: -0.5, turns: 3, keywords: ['refund', hostileKw, 'مدير'] },
+      llm: { base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000 },
+      stt: { model: 'whisper-tiny-en' },
+      tts: { english: 'espeak', arabic: 'espeak' },
+      turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000 },
+      audio: { input_device: null, output_device: null, headset: true },
+    },
+  };
+  check(saved.length === 1 && isDeepStrictEqual(saved[0], expected), 'save_settings received exactly the edited settings', JSON.stringify(saved));
+  check(await page.locator('.settings-view img').count() === 0 && (await page.inputValue('textarea[name="keywords"]')).includes(hostileKw), 'hostile keyword kept as text');
+
+  // Devices appear once the shell finds some (a hostile name stays text).
+  await page.evaluate((name) => { window.__SWITCHBOARD_MOCK__.state.devices = { inputs: ['USB Headset', name], outputs: ['Speakers'], default_input: 'USB Headset', default_output: 'Speakers' }; }, hostileKw);
+  await page.click('[data-nav="wall"]');
+  await page.click('[data-nav="settings"]');
+  await page.waitForSelector('select[name="input_device"] option:nth-child(3)', { state: 'attached' });
+  const opts = await page.$$eval('select[name="input_device"] option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(opts) === JSON.stringify(['System default (USB Headset)', 'USB Headset', hostileKw]), 'input devices listed, names literal', JSON.stringify(opts));
+  check(await page.locator('[data-error="devices"]').count() === 0, 'device error gone once devices exist');
+  check(await page.inputValue('input[name="silence_hold_ms"]') === '700', 'saved values shown after navigating back');
+  await page.selectOption('select[name="output_device"]', 'Speakers');
+  await page.click('[data-action="save-settings"]');
+  await page.waitForFunction((n) => window.__SWITCHBOARD_MOCK__.calls.slice(n).filter((c) => c.cmd === 'save_settings').length === 2, before);
+  const second = (await savesHere())[1].settings;
+  check(second.audio.output_device === 'Speakers' && second.audio.input_device === null, 'output device saved by name', JSON.stringify(second.audio));
+
+  // API keys: sent once through set_secret, never shown again.
+  const secretKey = 'sk-test-DO-NOT-SHOW-4242';
+  check(await page.locator('.secret-row').count() === 5, 'one row per known key');
+  check((await page.locator('[data-secret="livekit_api_key"] [data-status]').textContent()) === 'from environment', 'environment status badge');
+  await page.fill('[data-secret="llm_api_key"] input[type="password"]', secretKey);
+  await page.click('[data-secret="llm_api_key"] [data-action="save-key"]');
+  await page.waitForSelector('[data-secret="llm_api_key"] [data-status="keyring"]');
+  const setCalls = (await mockCalls()).filter((c) => c.cmd === 'set_secret').map((c) => c.args);
+  check(setCalls.length === 1 && isDeepStrictEqual(setCalls[0], { name: 'llm_api_key', value: secretKey }), 'key sent through set_secret', JSON.stringify(setCalls.map((a) => a.name)));
+  check((await page.locator('[data-secret="llm_api_key"] [data-status]').textContent()) === 'in keyring', 'badge says in keyring');
+  const values = await page.$$eval('input', (els) => els.map((e) => e.value));
+  check(!(await page.content()).includes(secretKey) && !values.includes(secretKey), 'the key is not in the DOM or any input afterwards');
+  check(!(await mockCalls()).some((c) => c.cmd === 'save_settings' && JSON.stringify(c.args).includes(secretKey)), 'the key never goes into save_settings');
+  await page.click('[data-secret="llm_api_key"] [data-action="remove-key"]');
+  await page.waitForSelector('[data-secret="llm_api_key"] [data-status="missing"]');
+  check((await mockCalls()).some((c) => c.cmd === 'delete_secret' && c.args.name === 'llm_api_key'), 'remove calls delete_secret');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.keyringDown = true; });
+  await page.fill('[data-secret="deepgram_api_key"] input[type="password"]', 'dg-123');
+  await page.click('[data-secret="deepgram_api_key"] [data-action="save-key"]');
+  await page.waitForSelector('[data-secret="deepgram_api_key"] [data-error="key"]');
+  const kerr = await page.locator('[data-secret="deepgram_api_key"] [data-error="key"]').textContent();
+  check(kerr.includes('the OS keyring is not available'), 'keyring_unavailable shown in place', kerr);
+  check(await page.inputValue('[data-secret="deepgram_api_key"] input[type="password"]') === '', 'a refused key is cleared from the input too');
+  await page.screenshot({ path: join(artifacts, 'settings-en.png'), fullPage: true });
+
+  // Arabic settings page: right to left, saved with the rest unchanged.
+  await page.click('input[data-lang="ar"]');
+  await page.waitForFunction(() => document.documentElement.dir === 'rtl');
+  check((await page.locator('.settings-view h1').textContent()) === 'الإعدادات', 'settings heading in Arabic');
+  check((await page.locator('[data-secret="llm_api_key"] [data-status]').textContent()) === 'غير مُعيَّن', 'key status in Arabic');
+  await page.waitForFunction((n) => window.__SWITCHBOARD_MOCK__.calls.slice(n).filter((c) => c.cmd === 'save_settings').length === 3, before);
+  const arSave = (await savesHere()).at(-1).settings;
+  check(arSave.ui_lang === 'ar' && arSave.turn.silence_hold_ms === 700 && arSave.audio.output_device === 'Speakers', 'language switch saved with the other settings', JSON.stringify(arSave));
+  const urlDir = await page.$eval('input[name="llm_base_url"]', (e) => getComputedStyle(e).direction);
+  check(urlDir === 'ltr', 'URL field stays left-to-right in Arabic', urlDir);
+  await page.screenshot({ path: join(artifacts, 'settings-ar.png'), fullPage: true });
+  await page.click('input[data-lang="en"]');
+  await page.waitForFunction(() => document.documentElement.dir === 'ltr');
+
+  console.log('call from my microphone');
+  await page.click('[data-nav="wall"]');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.micError = { code: 'device_unavailable', message: 'The sound device "default" is not available (no sound server). Check that it is connected and not used by another program, or that the sound system is running.' }; });
+  await page.click('button.mic-call');
+  await page.waitForSelector('.wall .inline-error[data-code="device_unavailable"]');
+  check((await page.locator('.wall .inline-error').textContent()).includes('is not available'), 'no sound device: clear message on the wall');
+  check(await page.locator('.card').count() >= 3 && await page.locator('button.mic-call').isEnabled(), 'the rest of the wall keeps working');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.micError = null; });
+  await page.click('button.mic-call');
+  await page.waitForFunction(() => window.__SWITCHBOARD_MOCK__.calls.some((c) => c.cmd === 'start_mic_call'));
+  await emitAll([{ call_id: 'mic-call-1', t_ms: 0, type: 'call_started', customer: { id: null, phone: null, name: null }, lang: 'auto', persona: 'reception', transport: 'local', started_at_ms: Date.now() }]);
+  await page.waitForSelector('.call-view[data-call-id="mic-call-1"]');
+  check(await page.locator('.wall .inline-error').count() === 0, 'error cleared once the call started');
+  check((await page.locator('.call-view .controls').textContent()).includes('This computer'), 'single-seat call marked as on this computer');
+  check(await page.locator('.controls button.listen').isDisabled(), 'a single-seat call already plays on the speakers: no listen-in');
 
   check(dialogs.length === 0, 'no dialog fired', dialogs.join(' | '));
 

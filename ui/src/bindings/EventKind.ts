@@ -5,6 +5,7 @@ import type { EndReason } from "./EndReason";
 import type { Lang } from "./Lang";
 import type { LangHint } from "./LangHint";
 import type { PersonaId } from "./PersonaId";
+import type { RouteCause } from "./RouteCause";
 import type { SentimentLabel } from "./SentimentLabel";
 import type { Speaker } from "./Speaker";
 import type { Stage } from "./Stage";
@@ -27,7 +28,16 @@ interrupted?: boolean, } | { "type": "sentiment", turn: number, score: number, l
 /**
  * Smoothed sentiment of the call so far.
  */
-trend: number, } | { "type": "persona_changed", from: PersonaId, to: PersonaId, reason: ChangeReason, turn: number, why: string, } | { "type": "agent_reply", turn: number, persona: PersonaId, lang: Lang, text: string, 
+trend: number, } | { "type": "persona_changed", from: PersonaId, to: PersonaId, reason: ChangeReason, turn: number, 
+/**
+ * Short English explanation, e.g. "complaint with negative sentiment".
+ */
+why: string, 
+/**
+ * `why` as data (rule, intent, flags), for display in the reader's language.
+ * Absent in events recorded before it existed.
+ */
+cause?: RouteCause | null, } | { "type": "agent_reply", turn: number, persona: PersonaId, lang: Lang, text: string, 
 /**
  * Which provider wrote it ("openai-compatible", "template", …).
  */

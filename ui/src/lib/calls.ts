@@ -6,6 +6,7 @@ import type { CustomerInfo } from '../bindings/CustomerInfo';
 import type { EndReason } from '../bindings/EndReason';
 import type { Lang } from '../bindings/Lang';
 import type { PersonaId } from '../bindings/PersonaId';
+import type { RouteCause } from '../bindings/RouteCause';
 import type { SentimentLabel } from '../bindings/SentimentLabel';
 import type { Speaker } from '../bindings/Speaker';
 import type { Stage } from '../bindings/Stage';
@@ -26,7 +27,11 @@ export interface LineItem {
   dropped: string | null;
   t_ms: number;
 }
-export interface PersonaMarker { kind: 'persona'; id: number; from: PersonaId; to: PersonaId; reason: 'rule' | 'supervisor'; why: string; turn: number; t_ms: number }
+export interface PersonaMarker {
+  kind: 'persona'; id: number; from: PersonaId; to: PersonaId; reason: 'rule' | 'supervisor';
+  /** The engine's English explanation; `cause` is the same as data (null in older recordings). */
+  why: string; cause: RouteCause | null; turn: number; t_ms: number;
+}
 export interface SupervisorMarker { kind: 'supervisor'; id: number; action: SupervisorAction; persona: PersonaId | null; text: string | null; t_ms: number }
 export interface ErrorMarker { kind: 'error'; id: number; stage: Stage; code: string; message: string; fallback: string | null; turn: number | null; t_ms: number }
 export interface TicketMarker { kind: 'ticket'; id: number; ticket_id: string; subject: string; department: string; priority: string; t_ms: number }
@@ -169,7 +174,7 @@ export function applyEvent(prev: CallState | undefined, ev: CallEvent): CallStat
     }
     case 'persona_changed':
       return withItem({ ...s, persona: ev.to }, {
-        kind: 'persona', id: s.nextId, from: ev.from, to: ev.to, reason: ev.reason, why: ev.why, turn: ev.turn, t_ms: ev.t_ms,
+        kind: 'persona', id: s.nextId, from: ev.from, to: ev.to, reason: ev.reason, why: ev.why, cause: ev.cause ?? null, turn: ev.turn, t_ms: ev.t_ms,
       });
     case 'agent_reply':
       // The spoken text arrives as agent transcripts; the reply only says who answered.

@@ -1,4 +1,7 @@
+import type { CauseKind } from '../bindings/CauseKind';
+import type { Intent } from '../bindings/Intent';
 import type { PersonaId } from '../bindings/PersonaId';
+import type { RouteCause } from '../bindings/RouteCause';
 
 export type UiLang = 'en' | 'ar';
 
@@ -12,6 +15,16 @@ export const messages = {
   'wall.noScenarios': { en: 'No scenarios', ar: 'لا توجد سيناريوهات' },
   'wall.count': { en: '{n} live', ar: '{n} حية' },
   'wall.alerts': { en: '{n} alerts', ar: '{n} تنبيهات' },
+  'wall.micCall': { en: 'Call from my microphone', ar: 'مكالمة من الميكروفون' },
+  'wall.micCallStarting': { en: 'Opening the microphone…', ar: 'جارٍ فتح الميكروفون…' },
+  'desk.dismiss': { en: 'Dismiss', ar: 'إغلاق' },
+  'desk.listen': { en: 'Listen in', ar: 'استمع' },
+  'desk.stopListening': { en: 'Stop listening', ar: 'أوقف الاستماع' },
+  'desk.listening': { en: 'Playing on your speakers', ar: 'تُشغَّل على سماعاتك' },
+  'desk.micOn': { en: 'Your microphone is on the line', ar: 'الميكروفون الخاص بك على الخط' },
+  'desk.micRetry': { en: 'Use my microphone', ar: 'استخدم الميكروفون' },
+  'desk.typeInstead': { en: 'You can still type what the customer should hear.', ar: 'يمكنك مع ذلك كتابة ما يجب أن يسمعه العميل.' },
+  'desk.localCall': { en: 'This computer', ar: 'هذا الحاسوب' },
   'state.ai': { en: 'AI', ar: 'ذكاء اصطناعي' },
   'state.supervisor': { en: 'Supervisor', ar: 'المشرف' },
   'state.ended': { en: 'Ended', ar: 'انتهت' },
@@ -112,6 +125,58 @@ export const messages = {
   'settings.turns': { en: 'Consecutive negative customer turns', ar: 'أدوار سلبية متتالية للعميل' },
   'settings.keywords': { en: 'Keywords (one per line)', ar: 'الكلمات المفتاحية (واحدة في كل سطر)' },
   'settings.reset': { en: 'Restore defaults', ar: 'استعادة الافتراضي' },
+  'settings.save': { en: 'Save settings', ar: 'حفظ الإعدادات' },
+  'settings.saved': { en: 'Settings saved', ar: 'حُفظت الإعدادات' },
+  'settings.saveFailed': { en: 'Not saved: {msg}', ar: 'لم تُحفظ: {msg}' },
+  'settings.fixFields': { en: 'Correct the marked fields first.', ar: 'صحّح الحقول المعلَّمة أولًا.' },
+  'settings.loadFailed': { en: 'Saved settings could not be loaded ({msg}); showing defaults.', ar: 'تعذّر تحميل الإعدادات المحفوظة ({msg})؛ تُعرض القيم الافتراضية.' },
+  'settings.providers': { en: 'Providers & models', ar: 'المزوّدون والنماذج' },
+  'settings.llmUrl': { en: 'Language model server (OpenAI-compatible base URL)', ar: 'خادم النموذج اللغوي (عنوان أساسي متوافق مع OpenAI)' },
+  'settings.llmNone': { en: 'Empty: built-in replies (no LLM)', ar: 'فارغ: ردود مدمجة (بدون نموذج لغوي)' },
+  'settings.llmModel': { en: 'Model', ar: 'النموذج' },
+  'settings.llmTimeout': { en: 'First-token timeout (ms)', ar: 'مهلة أول رمز (ملّي ثانية)' },
+  'settings.sttModel': { en: 'Speech recognition model', ar: 'نموذج التعرّف على الكلام' },
+  'settings.ttsEnglish': { en: 'English voice', ar: 'الصوت الإنجليزي' },
+  'settings.ttsArabic': { en: 'Arabic voice', ar: 'الصوت العربي' },
+  'stt.whisper-base': { en: 'Whisper base (multilingual)', ar: 'Whisper base (متعدد اللغات)' },
+  'stt.whisper-tiny-en': { en: 'Whisper tiny (English only)', ar: 'Whisper tiny (الإنجليزية فقط)' },
+  'tts.espeak': { en: 'eSpeak NG (built in)', ar: 'eSpeak NG (مدمج)' },
+  'settings.turn': { en: 'Turn-taking', ar: 'تبادل الأدوار' },
+  'settings.silenceHold': { en: 'Silence that ends the customer’s turn (ms)', ar: 'الصمت الذي يُنهي دور العميل (ملّي ثانية)' },
+  'settings.minSpeech': { en: 'Shortest speech that counts (ms)', ar: 'أقصر كلام يُحتسب (ملّي ثانية)' },
+  'settings.bargeIn': { en: 'Customer speech that interrupts the agent (ms)', ar: 'كلام العميل الذي يقاطع الوكيل (ملّي ثانية)' },
+  'settings.maxTurn': { en: 'Longest turn (ms)', ar: 'أطول دور (ملّي ثانية)' },
+  'settings.audio': { en: 'Audio devices', ar: 'أجهزة الصوت' },
+  'settings.input': { en: 'Microphone', ar: 'الميكروفون' },
+  'settings.output': { en: 'Speaker', ar: 'مكبّر الصوت' },
+  'settings.headset': { en: 'I use a headset (no echo guard on my own calls)', ar: 'أستخدم سماعة رأس (بلا حماية من الصدى في مكالماتي)' },
+  'settings.systemDefault': { en: 'System default', ar: 'الافتراضي للنظام' },
+  'settings.systemDefaultNamed': { en: 'System default ({name})', ar: 'الافتراضي للنظام ({name})' },
+  'settings.deviceMissing': { en: '{name} (not connected)', ar: '{name} (غير متصل)' },
+  'settings.devicesFailed': { en: 'Sound devices unavailable: {msg}', ar: 'أجهزة الصوت غير متاحة: {msg}' },
+  'settings.keys': { en: 'API keys', ar: 'مفاتيح API' },
+  'settings.keysHint': { en: 'Keys are kept in the system keyring, never in the settings file, and are never shown again.', ar: 'تُحفظ المفاتيح في حافظة مفاتيح النظام، ولا تُكتب في ملف الإعدادات، ولا تُعرض مرة أخرى.' },
+  'settings.keysFailed': { en: 'Key status unavailable: {msg}', ar: 'حالة المفاتيح غير متاحة: {msg}' },
+  'settings.keyNew': { en: 'New value for {name}', ar: 'قيمة جديدة لـ {name}' },
+  'settings.keySave': { en: 'Save key', ar: 'حفظ المفتاح' },
+  'settings.keyRemove': { en: 'Remove', ar: 'إزالة' },
+  'settings.keySaved': { en: 'Key saved in the keyring', ar: 'حُفظ المفتاح في حافظة المفاتيح' },
+  'settings.keyRemoved': { en: 'Key removed from the keyring', ar: 'أُزيل المفتاح من حافظة المفاتيح' },
+  'settings.keyEnv': { en: 'Environment fallback:', ar: 'البديل من متغيرات البيئة:' },
+  'secretStatus.keyring': { en: 'in keyring', ar: 'في حافظة المفاتيح' },
+  'secretStatus.environment': { en: 'from environment', ar: 'من متغيرات البيئة' },
+  'secretStatus.missing': { en: 'not set', ar: 'غير مُعيَّن' },
+  'secret.llm_api_key': { en: 'LLM API key (OpenAI-compatible)', ar: 'مفتاح API للنموذج اللغوي (متوافق مع OpenAI)' },
+  'secret.livekit_api_key': { en: 'LiveKit API key', ar: 'مفتاح API لـ LiveKit' },
+  'secret.livekit_api_secret': { en: 'LiveKit API secret', ar: 'الرمز السري لـ LiveKit' },
+  'secret.deepgram_api_key': { en: 'Deepgram API key (cloud speech recognition)', ar: 'مفتاح API لـ Deepgram (التعرّف السحابي على الكلام)' },
+  'secret.elevenlabs_api_key': { en: 'ElevenLabs API key (cloud voices)', ar: 'مفتاح API لـ ElevenLabs (أصوات سحابية)' },
+  'invalid.required': { en: 'Required', ar: 'مطلوب' },
+  'invalid.range': { en: 'Must be between {min} and {max}', ar: 'يجب أن يكون بين {min} و{max}' },
+  'invalid.url': { en: 'Must start with http:// or https:// and name a server', ar: 'يجب أن يبدأ بـ http:// أو https:// وأن يحدد خادمًا' },
+  'invalid.urlCredentials': { en: 'No user name or password in the URL: save the key under API keys', ar: 'لا اسم مستخدم ولا كلمة مرور في العنوان: احفظ المفتاح في قسم مفاتيح API' },
+  'invalid.maxTurn': { en: 'Must be longer than the silence that ends a turn', ar: 'يجب أن يكون أطول من الصمت الذي يُنهي الدور' },
+  'invalid.keywordLength': { en: 'A keyword is longer than 100 characters', ar: 'إحدى الكلمات المفتاحية أطول من 100 حرف' },
   'common.close': { en: 'Close', ar: 'إغلاق' },
   'common.loading': { en: 'Loading…', ar: 'جارٍ التحميل…' },
   'common.error': { en: 'Error: {msg}', ar: 'خطأ: {msg}' },
@@ -133,4 +198,117 @@ export function personaName(lang: UiLang, p: PersonaId | null | undefined): stri
   if (!p) return '';
   const key = `persona.${p}` as MessageKey;
   return key in messages ? translate(lang, key) : p;
+}
+
+// Why routing moved a call (`persona_changed.cause`), worded per language. The English
+// block reproduces the engine's `why` (src/routing/router.rs, `RouteCause::describe`
+// and `Intent::describe`) word for word.
+interface CauseText {
+  /** Intent names, used as `{what}`. */
+  intent: Record<Intent, string>;
+  /** `{what}` when a cause names no intent. */
+  request: string;
+  /** `{what}`: the intent; `{to}`: the department the call went to. */
+  kind: Record<CauseKind, string>;
+  department: Record<PersonaId, string>;
+  /** Wrap the sentence (`{cause}`) when the flag is set. */
+  consecutive: string;
+  afterSupport: string;
+}
+
+export const causeText: Record<UiLang, CauseText> = {
+  en: {
+    intent: {
+      greeting: 'greeting',
+      purchase: 'purchase interest',
+      pricing: 'pricing question',
+      upgrade: 'upgrade interest',
+      order_status: 'order status question',
+      billing: 'billing issue',
+      problem: 'problem report',
+      complaint: 'complaint',
+      cancel: 'cancellation request',
+      manager: 'request for a manager',
+      human: 'request for a human agent',
+      thanks: 'thanks',
+      goodbye: 'goodbye',
+      affirm: 'agreement',
+      deny: 'refusal',
+      unclear: 'unclear speech',
+      other: 'other request',
+    },
+    request: 'request',
+    kind: {
+      manager_request: 'customer asked for a manager',
+      human_request: 'customer asked for a human agent',
+      intent_negative: '{what} with negative sentiment',
+      intent_falling: '{what} while sentiment is falling',
+      intent: '{what}',
+      strong_negative: 'strongly negative sentiment',
+      negative_falling: 'negative sentiment and falling trend',
+      negative: 'negative sentiment',
+      falling: 'falling sentiment trend',
+      sales_intent: '{what}',
+      supervisor_pin: 'supervisor pinned the call to {to}',
+    },
+    department: { reception: 'reception', sales: 'sales', support: 'support' },
+    consecutive: '{cause} on consecutive turns',
+    afterSupport: '{cause} with positive sentiment after support',
+  },
+  ar: {
+    intent: {
+      greeting: 'تحية',
+      purchase: 'رغبة في الشراء',
+      pricing: 'سؤال عن الأسعار',
+      upgrade: 'رغبة في الترقية',
+      order_status: 'استفسار عن حالة الطلب',
+      billing: 'مشكلة في الفاتورة',
+      problem: 'بلاغ عن مشكلة',
+      complaint: 'شكوى',
+      cancel: 'طلب إلغاء',
+      manager: 'طلب التحدث إلى مدير',
+      human: 'طلب التحدث إلى موظف بشري',
+      thanks: 'شكر',
+      goodbye: 'وداع',
+      affirm: 'موافقة',
+      deny: 'رفض',
+      unclear: 'كلام غير واضح',
+      other: 'طلب آخر',
+    },
+    request: 'طلب',
+    kind: {
+      manager_request: 'طلب العميل التحدث إلى مدير',
+      human_request: 'طلب العميل التحدث إلى موظف بشري',
+      intent_negative: '{what} بنبرة سلبية',
+      intent_falling: '{what} مع تراجع رضا العميل',
+      intent: '{what}',
+      strong_negative: 'نبرة سلبية جدًا',
+      negative_falling: 'نبرة سلبية مع تراجع رضا العميل',
+      negative: 'نبرة سلبية',
+      falling: 'تراجع في رضا العميل',
+      sales_intent: '{what}',
+      supervisor_pin: 'ثبّت المشرف المكالمة على {to}',
+    },
+    department: { reception: 'الاستقبال', sales: 'المبيعات', support: 'الدعم' },
+    consecutive: '{cause} في دورين متتاليين',
+    afterSupport: '{cause} بنبرة إيجابية بعد انتهاء الدعم',
+  },
+};
+
+/** A routing cause in `lang`; `null` for a kind this console does not know yet. */
+export function describeCause(lang: UiLang, cause: RouteCause, to: PersonaId): string | null {
+  const c = causeText[lang] ?? causeText.en;
+  const template: string | undefined = c.kind[cause.kind];
+  if (template === undefined) return null;
+  const what = cause.intent ? (c.intent[cause.intent] ?? cause.intent) : c.request;
+  let text = template.split('{what}').join(what).split('{to}').join(c.department[to] ?? to);
+  if (cause.consecutive) text = c.consecutive.split('{cause}').join(text);
+  if (cause.after_support) text = c.afterSupport.split('{cause}').join(text);
+  return text;
+}
+
+/** Why a call changed persona, in `lang`; the engine's English `why` for events recorded
+ *  before `cause` existed (or with a cause this console cannot word). */
+export function personaChangeWhy(lang: UiLang, change: { to: PersonaId; why: string; cause?: RouteCause | null }): string {
+  return (change.cause && describeCause(lang, change.cause, change.to)) || change.why;
 }

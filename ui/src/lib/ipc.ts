@@ -4,9 +4,14 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { CallEvent } from '../bindings/CallEvent';
 import type { CallRow } from '../bindings/CallRow';
 import type { CallStatus } from '../bindings/CallStatus';
+import type { ConsoleSettings } from '../bindings/ConsoleSettings';
 import type { Customer } from '../bindings/Customer';
+import type { DeskStatus } from '../bindings/DeskStatus';
+import type { DeviceList } from '../bindings/DeviceList';
 import type { NewCustomer } from '../bindings/NewCustomer';
 import type { NewTicket } from '../bindings/NewTicket';
+import type { SecretInfo } from '../bindings/SecretInfo';
+import type { SecretName } from '../bindings/SecretName';
 import type { SupervisorCommand } from '../bindings/SupervisorCommand';
 import type { Ticket } from '../bindings/Ticket';
 import type { TicketChange } from '../bindings/TicketChange';
@@ -50,6 +55,24 @@ export const setTicketStatus = (ticketId: string, status: TicketStatus, reason: 
   call<Ticket>('set_ticket_status', { ticketId, status, reason });
 export const ticketHistory = (ticketId: string) => call<TicketChange[]>('ticket_history', { ticketId });
 
+export const getSettings = () => call<ConsoleSettings>('get_settings');
+export const saveSettings = (settings: ConsoleSettings) => call<ConsoleSettings>('save_settings', { settings });
+/** Where each API key would be read from; never a value. */
+export const secretStatus = () => call<SecretInfo[]>('secret_status');
+/** Stores a key in the OS keyring. The value goes one way: nothing ever returns it. */
+export const setSecret = (name: SecretName, value: string) => call<void>('set_secret', { name, value });
+export const deleteSecret = (name: SecretName) => call<void>('delete_secret', { name });
+
+/** The sound devices of this computer (rejects e.g. with `device_unavailable` when there are none). */
+export const listAudioDevices = () => call<DeviceList>('list_audio_devices');
+export const deskStatus = () => call<DeskStatus>('desk_status');
+/** Single seat: this computer's microphone is the customer; returns the call id. */
+export const startMicCall = (lang?: 'ar' | 'en' | 'auto') => call<string>('start_mic_call', lang ? { lang } : {});
+/** Plays a call on the supervisor's speakers, or stops. */
+export const listenCall = (callId: string, on: boolean) => call<DeskStatus>('listen_call', { callId, on });
+/** Puts the supervisor's microphone on a call's line (after a takeover), or takes it off. */
+export const supervisorMicrophone = (callId: string, on: boolean) => call<DeskStatus>('supervisor_microphone', { callId, on });
+
 export function onCallEvent(handler: (ev: CallEvent) => void): Promise<UnlistenFn> {
   return listen<CallEvent>(CALL_EVENT, (e) => handler(e.payload));
 }
@@ -57,17 +80,13 @@ export function onCallEvent(handler: (ev: CallEvent) => void): Promise<UnlistenF
 export type Notifier = (title: string, body: string) => void;
 
 /**
- * Desktop notification. Uses the Web Notification API, which the Tauri notification
- * plugin provides inside the webview once the shell registers it; a shell may also
- * install its own notifier with `setNotifier`. Never throws.
+ * Desktop notification, sent by the shell (`notify` command, tauri-plugin-notification
+ * on the Rust side: the webview needs no notification permission). Tests may install
+ * their own notifier with `setNotifier`. Never throws; a missing notification server
+ * is silent.
  */
 let notifier: Notifier = (title, body) => {
-  const N = (globalThis as { Notification?: typeof Notification }).Notification;
-  if (!N) return;
-  if (N.permission === 'granted') new N(title, { body });
-  else if (N.permission !== 'denied') {
-    void Promise.resolve(N.requestPermission()).then((p) => { if (p === 'granted') new N(title, { body }); }).catch(() => {});
-  }
+  invoke('notify', { title, body }).catch(() => { /* no notification server: nothing to do */ });
 };
 
 export function setNotifier(fn: Notifier): void { notifier = fn; }

@@ -1,0 +1,67 @@
+// The supervisor's sound devices: which call plays on the speakers, which calls
+// have the supervisor's microphone on the line, single-seat calls. Device
+// problems are kept per call ('' for the wall) and shown in place.
+import { SvelteMap } from 'svelte/reactivity';
+import type { DeskStatus } from '../bindings/DeskStatus';
+import { deskStatus, listenCall, startMicCall, supervisorMicrophone, toIpcError, type IpcError } from './ipc';
+
+/** Key of problems that belong to no call (starting a microphone call). */
+export const WALL = '';
+
+class Desk {
+  listening = $state<string | null>(null);
+  microphones = $state<string[]>([]);
+  localCalls = $state<string[]>([]);
+  /** Device calls in flight, by call id (WALL for a microphone call starting). */
+  pending = new SvelteMap<string, boolean>();
+  errors = new SvelteMap<string, IpcError>();
+
+  apply(s: DeskStatus) {
+    this.listening = s.listening;
+    this.microphones = s.microphones;
+    this.localCalls = s.local_calls;
+  }
+
+  async refresh() {
+    try { this.apply(await deskStatus()); } catch { /* the shell is not there (page tests): nothing to show */ }
+  }
+
+  private async run<T>(key: string, op: () => Promise<T>): Promise<T | null> {
+    this.pending.set(key, true);
+    try {
+      const r = await op();
+      this.errors.delete(key);
+      return r;
+    } catch (e) {
+      this.errors.set(key, toIpcError(e));
+      return null;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  /** Plays the call on the speakers (or stops); returns false and keeps the error on failure. */
+  async listen(callId: string, on: boolean): Promise<boolean> {
+    const s = await this.run(callId, () => listenCall(callId, on));
+    if (s) this.apply(s);
+    return s !== null;
+  }
+
+  /** Puts the supervisor's microphone on the call's line (or takes it off). */
+  async microphone(callId: string, on: boolean): Promise<boolean> {
+    const s = await this.run(callId, () => supervisorMicrophone(callId, on));
+    if (s) this.apply(s);
+    return s !== null;
+  }
+
+  /** Starts a single-seat call; its id, or null with the error kept under WALL. */
+  async startMicCall(lang?: 'ar' | 'en' | 'auto'): Promise<string | null> {
+    const id = await this.run(WALL, () => startMicCall(lang));
+    if (id) await this.refresh();
+    return id;
+  }
+
+  dismiss(key: string) { this.errors.delete(key); }
+}
+
+export const desk = new Desk();
