@@ -10,12 +10,15 @@
 //! `SWITCHBOARD_REQUIRE_AUDIO=1` (scripts/test.sh) makes a missing sound server
 //! a failure; otherwise these tests print SKIPPED.
 
+mod sound;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard::audio::{read_wav, write_wav, Frame, FRAME_SAMPLES, SAMPLE_RATE};
+use sound::{audio_available, power_at, rms, tone, SOUND};
+use switchboard::audio::{read_wav, write_wav, Frame, FRAME_SAMPLES};
 use switchboard::call::{
     CallCommand, CallConfig, CallIo, CallSetup, InboundFrame, OutboundFrame, Providers,
     SupervisorCommand,
@@ -33,67 +36,14 @@ use switchboard::tts::fake::FakeTextToSpeech;
 use switchboard::tts::TextToSpeech;
 use tokio::sync::{broadcast, mpsc};
 
-/// One sink, one monitor: tests that play and record take turns.
-static SOUND: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn audio_available(test: &str) -> bool {
-    let required = std::env::var("SWITCHBOARD_REQUIRE_AUDIO").as_deref() == Ok("1");
-    let ok = std::env::var_os("PULSE_SERVER").is_some()
-        && Command::new("pactl")
-            .arg("info")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-    if !ok {
-        assert!(
-            !required,
-            "SWITCHBOARD_REQUIRE_AUDIO=1 but no PulseAudio server answers; start one with scripts/pulse.sh"
-        );
-        eprintln!("\n*** SKIPPED {test}: no PulseAudio server (see scripts/pulse.sh) ***\n");
-    }
-    ok
-}
-
-fn tone(frames: usize, hz: f32, amp: f32) -> Vec<Frame> {
-    (0..frames)
-        .map(|i| {
-            let mut f = Frame::SILENCE;
-            for (k, s) in f.samples.iter_mut().enumerate() {
-                let t = (i * FRAME_SAMPLES + k) as f32 / SAMPLE_RATE as f32;
-                *s = (amp * (2.0 * std::f32::consts::PI * hz * t).sin()) as i16;
-            }
-            f
-        })
-        .collect()
-}
-
-fn rms(x: &[i16]) -> f64 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    (x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
-}
-
 /// Share of the signal's power at `hz`, from 40 ms blocks (so gaps and phase
 /// jumps between blocks do not matter).
 fn tone_share(x: &[i16], hz: f64) -> f64 {
     let blocks: Vec<&[i16]> = x.chunks_exact(640).collect();
     let total: f64 = x.iter().map(|&v| f64::from(v).powi(2)).sum();
-    let tone: f64 = blocks.iter().map(|b| goertzel(b, hz)).sum();
+    let tone: f64 = blocks.iter().map(|b| power_at(b, hz)).sum();
     // A pure tone of N samples has Goertzel power N²A²/4 and energy N·A²/2.
     2.0 * tone / (640.0 * total.max(1.0))
-}
-
-fn goertzel(x: &[i16], hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / f64::from(SAMPLE_RATE);
-    let c = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s = f64::from(v) + c * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    s1 * s1 + s2 * s2 - c * s1 * s2
 }
 
 fn memory_call(
@@ -403,15 +353,17 @@ async fn greeting_on_speakers(
         },
         io,
     });
+    // The greeting plays, then a moment of quiet for its echo to die down.
+    let speaking = call
+        .wait_for(Duration::from_secs(10), |s| s.agent_speaking)
+        .await;
+    assert!(speaking.is_ok(), "the greeting never started: {speaking:?}");
     let mut player = None;
     if let Some(path) = customer {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The customer talks over the greeting once its echo is coming back.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         player = Some(paplay(path));
     }
-    // The greeting plays, then a moment of quiet for its echo to die down.
-    let _ = call
-        .wait_for(Duration::from_secs(3), |s| s.agent_speaking)
-        .await;
     let _ = call
         .wait_for(Duration::from_secs(15), |s| !s.agent_speaking)
         .await;
