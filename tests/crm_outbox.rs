@@ -299,3 +299,84 @@ async fn an_outbox_left_by_a_crash_is_replayed_by_the_next_run_exactly_once() {
         .ended_at
         .is_some());
 }
+
+/// A busy console never pauses between events: the outbox must still be retried on
+/// its own schedule (events arriving every 100 ms must not keep postponing it), and
+/// drain as soon as the database is back — without anyone calling `flush`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_console_drains_the_outbox_without_waiting_for_a_lull() {
+    let Some(pg) = OwnPg::start("busy_console_outbox") else {
+        return;
+    };
+    let store = CrmStore::connect(&pg.url).await.expect("connect");
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox.jsonl");
+    let hub = LocalHub::new(4096);
+    let writer = CrmWriter::spawn(store.clone(), &outbox, Some(hub.event_sender())).unwrap();
+    let (customer, ctx) = customer_for_call(
+        &store,
+        &CustomerInfo {
+            id: None,
+            phone: Some("+447700900123".into()),
+            name: Some("John".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let quiet = start_call(&hub, customer.clone(), ctx.clone(), &writer);
+    let busy = start_call(&hub, customer, ctx, &writer);
+    for h in [&quiet, &busy] {
+        h.wait_for(Duration::from_secs(10), |s| !s.busy)
+            .await
+            .unwrap();
+    }
+
+    pg.stop();
+    say(&quiet, "My invoice is wrong this month").await;
+    let parked = async {
+        while !outbox.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), parked)
+        .await
+        .expect("the write was parked in the outbox");
+    pg.restart();
+
+    // The supervisor keeps whispering to the other call every 100 ms.
+    let started = std::time::Instant::now();
+    let mut whispers = 0;
+    while outbox.exists() && started.elapsed() < Duration::from_secs(20) {
+        busy.supervisor(SupervisorCommand::Whisper {
+            text: format!("note {whispers}"),
+        })
+        .await
+        .unwrap();
+        whispers += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drained_after = started.elapsed();
+    eprintln!("outbox drained {drained_after:?} after the restart, {whispers} whispers meanwhile");
+    assert!(
+        !outbox.exists(),
+        "the outbox was never retried while events kept arriving"
+    );
+    assert_eq!(
+        writer.flush(Duration::from_secs(10)).await.unwrap().pending,
+        0
+    );
+    let lines: Vec<String> = store
+        .turns_of_call(&quiet.call_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.speaker == "customer")
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(lines, vec!["My invoice is wrong this month".to_string()]);
+    let actions = store
+        .supervisor_actions_of_call(&busy.call_id)
+        .await
+        .unwrap();
+    assert_eq!(actions.len(), whispers, "every whisper recorded once");
+}

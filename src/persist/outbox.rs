@@ -51,6 +51,26 @@ impl Outbox {
         Ok(())
     }
 
+    /// The oldest pending write, reading only as far as it (a torn line is
+    /// skipped as in [`load`](Self::load)).
+    pub fn first(&self) -> Result<Option<WriteOp>, PersistError> {
+        let f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(err(&self.path, e)),
+        };
+        for line in BufReader::new(f).lines() {
+            let line = line.map_err(|e| err(&self.path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Ok(op) = serde_json::from_str::<WriteOp>(&line) {
+                return Ok(Some(op));
+            }
+        }
+        Ok(None)
+    }
+
     pub fn load(&self) -> Result<Vec<WriteOp>, PersistError> {
         let f = match File::open(&self.path) {
             Ok(f) => f,

@@ -11,6 +11,57 @@ use super::{Assembler, Outbox, PersistError, WriteOp};
 use crate::crm::{CrmError, CrmStore};
 use crate::events::{CallEvent, EventKind, Stage};
 
+/// First retry of a parked write after the database became unreachable.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// Retries back off to this while the database stays down.
+const RETRY_MAX: Duration = Duration::from_secs(8);
+
+/// When to try the database again: a fixed deadline (events arriving meanwhile
+/// do not push it back), doubling after each failed try, reset by a success.
+struct Retry {
+    first: Duration,
+    max: Duration,
+    delay: Duration,
+    at: Option<tokio::time::Instant>,
+}
+
+impl Retry {
+    fn new(first: Duration, max: Duration) -> Self {
+        Retry {
+            first,
+            max,
+            delay: first,
+            at: None,
+        }
+    }
+
+    /// Something is parked: make sure a try is scheduled.
+    fn arm(&mut self) {
+        if self.at.is_none() {
+            self.at = Some(tokio::time::Instant::now() + self.delay);
+        }
+    }
+
+    /// The try failed: try again later, less often.
+    fn failed(&mut self) {
+        self.delay = (self.delay * 2).min(self.max);
+        self.at = Some(tokio::time::Instant::now() + self.delay);
+    }
+
+    /// Nothing is parked any more.
+    fn reset(&mut self) {
+        self.delay = self.first;
+        self.at = None;
+    }
+
+    async fn due(&self) {
+        match self.at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// What a flush found: writes still waiting in the outbox (0 = all in the database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushReport {
@@ -40,7 +91,7 @@ impl CrmWriter {
             assembler: Assembler::new(),
             notify,
             told: HashSet::new(),
-            retry: Duration::from_millis(500),
+            retry: Retry::new(RETRY_FIRST, RETRY_MAX),
         };
         tokio::spawn(task.run(ev_rx, ctl_rx));
         Ok(CrmWriter {
@@ -70,7 +121,7 @@ struct WriterTask {
     notify: Option<broadcast::Sender<CallEvent>>,
     /// Calls already told that their writes are parked.
     told: HashSet<String>,
-    retry: Duration,
+    retry: Retry,
 }
 
 enum Applied {
@@ -110,7 +161,7 @@ impl WriterTask {
                     Some(ev) => self.on_event(&ev).await,
                     None => open = false,
                 },
-                _ = tokio::time::sleep(self.retry), if self.outbox.pending() > 0 => self.replay().await,
+                _ = self.retry.due(), if self.outbox.pending() > 0 => self.replay().await,
                 else => return,
             }
         }
@@ -135,6 +186,7 @@ impl WriterTask {
     }
 
     fn park(&mut self, op: WriteOp, cause: Option<CrmError>) {
+        self.retry.arm();
         if let Err(e) = self.outbox.append(&op) {
             // Nowhere left to keep it: say so loudly rather than drop it silently.
             tracing::error!(error = %e, "CRM write lost: database unreachable and outbox unusable");
@@ -199,28 +251,48 @@ impl WriterTask {
     }
 
     /// Applies the outbox in order; stops at the first write that still cannot reach
-    /// the database and keeps it and everything after it.
+    /// the database and keeps it and everything after it. While the database is
+    /// down only the first parked write is read and tried, not the whole file.
     async fn replay(&mut self) {
+        match self.outbox.first() {
+            Ok(Some(op)) => {
+                if let Applied::Unavailable(_) = self.apply(&op).await {
+                    self.retry.failed();
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the CRM outbox");
+                self.retry.failed();
+                return;
+            }
+        }
+        // The first write went through (writes are idempotent: applying it again
+        // below is harmless); the database is back — drain the rest in order.
         let ops = match self.outbox.load() {
             Ok(ops) => ops,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the CRM outbox");
+                self.retry.failed();
                 return;
             }
         };
-        for (i, op) in ops.iter().enumerate() {
+        for (i, op) in ops.iter().enumerate().skip(1) {
             if let Applied::Unavailable(_) = self.apply(op).await {
-                if i > 0 {
-                    if let Err(e) = self.outbox.rewrite(&ops[i..]) {
-                        tracing::error!(error = %e, "cannot rewrite the CRM outbox");
-                    }
+                if let Err(e) = self.outbox.rewrite(&ops[i..]) {
+                    tracing::error!(error = %e, "cannot rewrite the CRM outbox");
                 }
+                self.retry.failed();
                 return;
             }
         }
         if let Err(e) = self.outbox.clear() {
             tracing::error!(error = %e, "cannot clear the CRM outbox");
+            self.retry.failed();
+            return;
         }
+        self.retry.reset();
         tracing::info!(writes = ops.len(), "CRM outbox replayed");
         self.told.clear();
     }
