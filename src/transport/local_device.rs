@@ -851,8 +851,12 @@ impl Capture {
         }
     }
 
-    fn push_i16(&mut self, data: &[i16]) {
-        let now = Instant::now();
+    /// Runs one resampler push, delivering each finished frame.
+    fn with_resampler(
+        &mut self,
+        now: Instant,
+        push: impl FnOnce(&mut StreamResampler, &mut dyn FnMut(Frame)),
+    ) {
         let Capture {
             resampler,
             tx,
@@ -860,20 +864,20 @@ impl Capture {
             closed,
             guard,
         } = self;
-        resampler.push_i16(data, |f| Self::deliver(tx, stats, closed, guard, now, f));
+        push(resampler, &mut |f| {
+            Self::deliver(tx, stats, closed, guard, now, f)
+        });
+    }
+
+    fn push_i16(&mut self, data: &[i16]) {
+        let now = Instant::now();
+        self.with_resampler(now, |r, out| r.push_i16(data, out));
         self.finish_callback(now);
     }
 
     fn push_f32(&mut self, data: &[f32]) {
         let now = Instant::now();
-        let Capture {
-            resampler,
-            tx,
-            stats,
-            closed,
-            guard,
-        } = self;
-        resampler.push_f32(data, |f| Self::deliver(tx, stats, closed, guard, now, f));
+        self.with_resampler(now, |r, out| r.push_f32(data, out));
         self.finish_callback(now);
     }
 
@@ -884,16 +888,8 @@ impl Capture {
             for (d, &s) in buf.iter_mut().zip(chunk) {
                 *d = (i32::from(s) - 32768) as i16;
             }
-            let Capture {
-                resampler,
-                tx,
-                stats,
-                closed,
-                guard,
-            } = self;
-            resampler.push_i16(&buf[..chunk.len()], |f| {
-                Self::deliver(tx, stats, closed, guard, now, f)
-            });
+            let samples = &buf[..chunk.len()];
+            self.with_resampler(now, |r, out| r.push_i16(samples, out));
         }
         self.finish_callback(now);
     }
