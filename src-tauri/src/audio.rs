@@ -3,7 +3,6 @@
 //! `AudioDesk` call; device problems come back as `{code, message}` for the UI
 //! to show in place (the rest of the console keeps working).
 
-use switchboard::call::CallConfig;
 use switchboard::events::CustomerInfo;
 use switchboard::lang::LangHint;
 use switchboard::transport::{
@@ -12,7 +11,7 @@ use switchboard::transport::{
 };
 use tauri::State;
 
-use crate::commands::UiError;
+use crate::commands::{call_setup, Reply, UiError};
 use crate::state::AppState;
 
 impl From<DeskError> for UiError {
@@ -26,8 +25,6 @@ impl From<DeviceError> for UiError {
         UiError::new(e.code(), e.to_string())
     }
 }
-
-type Reply<T> = Result<T, UiError>;
 
 /// Microphones and speakers to pick from (ALSA pseudo-devices left out).
 #[tauri::command]
@@ -57,7 +54,7 @@ pub async fn start_mic_call(
             .ok_or_else(|| UiError::new("bad_lang", format!("unknown language {l:?}")))?,
     };
     let settings = state.current_settings();
-    let config = state.call_config();
+    let (config, providers) = call_setup(&state, lang).await?;
     let call_id = uuid::Uuid::new_v4().to_string();
     let call = LocalCall {
         call_id: call_id.clone(),
@@ -67,13 +64,8 @@ pub async fn start_mic_call(
             name: None,
         },
         customer_context: None,
-        config: CallConfig {
-            lang,
-            default_lang: config.default_lang,
-            turn: config.turn.clone(),
-            ..Default::default()
-        },
-        providers: config.providers(),
+        config,
+        providers,
         record: state.writer.as_ref().map(|w| w.recorder()),
         devices: LocalOptions {
             input: settings.audio.input_device.clone(),

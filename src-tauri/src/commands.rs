@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use switchboard::call::{CallConfig, CallStatus, SupervisorCommand};
+use switchboard::call::{CallConfig, CallStatus, Providers, SupervisorCommand};
 use switchboard::crm::{
     CallRow, CrmError, CrmStore, Customer, NewCustomer, NewTicket, Ticket, TicketChange,
     TicketStatus,
 };
 use switchboard::hub::{CallHub, HubError};
+use switchboard::lang::LangHint;
 use switchboard::persist::customer_for_call;
 use switchboard::scenario::Scenario;
 use switchboard::transport::{run_scenario, SimOptions, SttMode};
@@ -47,7 +48,24 @@ impl From<HubError> for UiError {
     }
 }
 
-type Reply<T> = Result<T, UiError>;
+pub(crate) type Reply<T> = Result<T, UiError>;
+
+/// What a new call starts with: the current settings' call config and providers.
+/// Building the providers may read the LLM's key from the OS keyring, a blocking
+/// call, so it runs off the async workers.
+pub(crate) async fn call_setup(state: &AppState, lang: LangHint) -> Reply<(CallConfig, Providers)> {
+    let call_config = state.call_config();
+    let config = CallConfig {
+        lang,
+        default_lang: call_config.default_lang,
+        turn: call_config.turn.clone(),
+        ..Default::default()
+    };
+    let providers = tauri::async_runtime::spawn_blocking(move || call_config.providers())
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    Ok((config, providers))
+}
 
 fn store(state: &AppState) -> Reply<CrmStore> {
     state.store.clone().ok_or_else(|| {
@@ -121,16 +139,7 @@ pub async fn start_simulation(
         call_id: Some(call_id.clone()),
         ..Default::default()
     };
-    let call_config = state.call_config();
-    let config = CallConfig {
-        default_lang: call_config.default_lang,
-        turn: call_config.turn.clone(),
-        ..Default::default()
-    };
-    // The LLM's key may come from the OS keyring: a blocking call.
-    let providers = tauri::async_runtime::spawn_blocking(move || call_config.providers())
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let (config, providers) = call_setup(&state, LangHint::Auto).await?;
     let hub = state.hub.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = run_scenario(&hub, &sc, providers, config, opts).await {

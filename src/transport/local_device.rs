@@ -400,15 +400,16 @@ impl Microphone {
         let thread_stats = stats.clone();
         let input = input.map(str::to_string);
         let (thread, info) = DeviceThread::spawn(stats.clone(), move || {
-            let host = cpal::default_host();
-            let dev = find_device(&host, input.as_deref(), true)?;
-            let name = dev.to_string();
-            let cfg = pick_config(&dev, &name, true)?;
-            let info = stream_info(&name, &cfg);
-            let stream = build_input(&dev, &name, &cfg, tx, thread_stats, None)?;
+            let (stream, info) = input_stream(
+                &cpal::default_host(),
+                input.as_deref(),
+                tx,
+                thread_stats,
+                None,
+            )?;
             stream
                 .play()
-                .map_err(|e| DeviceError::from_cpal(&name, &e))?;
+                .map_err(|e| DeviceError::from_cpal(&info.device, &e))?;
             Ok((vec![stream], info))
         })?;
         tracing::info!(input = ?info, "microphone open");
@@ -633,6 +634,22 @@ fn stream_info(name: &str, cfg: &cpal::SupportedStreamConfig) -> StreamInfo {
     }
 }
 
+/// Finds the default (`None`) or named input device and builds (does not start)
+/// its capture stream into `tx`.
+fn input_stream(
+    host: &cpal::Host,
+    input: Option<&str>,
+    tx: mpsc::Sender<InboundFrame>,
+    stats: Arc<DeviceStats>,
+    guard: Option<EchoGuard>,
+) -> Result<(cpal::Stream, StreamInfo), DeviceError> {
+    let dev = find_device(host, input, true)?;
+    let name = dev.to_string();
+    let cfg = pick_config(&dev, &name, true)?;
+    let stream = build_input(&dev, &name, &cfg, tx, stats, guard)?;
+    Ok((stream, stream_info(&name, &cfg)))
+}
+
 fn start_streams(
     input: Option<&str>,
     output: Option<&str>,
@@ -642,21 +659,15 @@ fn start_streams(
     echo_guard: Option<EchoGuardConfig>,
 ) -> Result<Started, DeviceError> {
     let host = cpal::default_host();
-
-    let in_dev = find_device(&host, input, true)?;
-    let in_name = in_dev.to_string();
-    let in_cfg = pick_config(&in_dev, &in_name, true)?;
-    let out_dev = find_device(&host, output, false)?;
-    let out_name = out_dev.to_string();
-    let out_cfg = pick_config(&out_dev, &out_name, false)?;
-    let in_info = stream_info(&in_name, &in_cfg);
-    let out_info = stream_info(&out_name, &out_cfg);
-
     let far = echo_guard.map(|c| (Arc::new(FarEnd::default()), c));
     let guard = far
         .as_ref()
         .map(|(f, c)| EchoGuard::new(f.clone(), c.clone(), stats.clone()));
-    let in_stream = build_input(&in_dev, &in_name, &in_cfg, cust_tx, stats.clone(), guard)?;
+    let (in_stream, in_info) = input_stream(&host, input, cust_tx, stats.clone(), guard)?;
+    let out_dev = find_device(&host, output, false)?;
+    let out_name = out_dev.to_string();
+    let out_cfg = pick_config(&out_dev, &out_name, false)?;
+    let out_info = stream_info(&out_name, &out_cfg);
     let out_stream = build_output(
         &out_dev,
         &out_name,
@@ -667,7 +678,7 @@ fn start_streams(
     )?;
     in_stream
         .play()
-        .map_err(|e| DeviceError::from_cpal(&in_name, &e))?;
+        .map_err(|e| DeviceError::from_cpal(&in_info.device, &e))?;
     out_stream
         .play()
         .map_err(|e| DeviceError::from_cpal(&out_name, &e))?;
