@@ -8,17 +8,18 @@
 # out/demo/turn-NN.wav. Force that with --cli.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --release
 source scripts/env.sh
 
 if [ "${1:-}" != "--cli" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   (cd ui && { [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund; } && npm run --silent build)
-  cargo build --release -p switchboard-desktop
+  # The local LLM server (its own process; found beside the app): `--llm local`.
+  cargo build --release -p switchboard-desktop -p switchboard-llm
   exec "$CARGO_TARGET_DIR/release/switchboard-desktop"
 fi
 
 [ "${1:-}" = "--cli" ] && shift
-cargo build --release --bin switchboard
+cargo build --release -p switchboard -p switchboard-llm --bin switchboard --bin switchboard-llm
 mkdir -p out/demo
 "$CARGO_TARGET_DIR/release/switchboard" simulate scenarios/demo.json --stt script --out out/demo --transcript "$@" \
   > out/demo/events.jsonl

@@ -32,7 +32,14 @@ export SWITCHBOARD_REQUIRE_AUDIO=1
 KEYRING_ENV=$(bash scripts/keyring.sh start "$KEYRING_TMP")
 while IFS= read -r line; do export "${line?}"; done <<<"$KEYRING_ENV"
 export SWITCHBOARD_REQUIRE_KEYRING=1
+# The local models were fetched by setup.sh: the tests that use them must run, never skip.
+export SWITCHBOARD_REQUIRE_MODELS=1
+# The local LLM server runs in its own process (llama.cpp cannot share a binary with
+# whisper.cpp): build it for the engine's tests that start it (tests/local_llm.rs),
+# then run its own tests.
+cargo build -p switchboard-llm
 cargo test --all-targets --no-fail-fast -- --test-threads=2
+cargo test -p switchboard-llm --all-targets --no-fail-fast -- --test-threads=2
 
 # The desktop console: the UI's own checks (lint, types, unit tests, build, page
 # tests in headless Chromium with mocked IPC), then the real app end to end under

@@ -115,6 +115,7 @@ fn fake_providers(llm: FakeLanguageModel, tts: FakeTextToSpeech) -> Providers {
         llm: Some(Arc::new(llm)),
         tts: vec![Arc::new(tts)],
         sentiment: Arc::new(LexiconSentiment::new()),
+        end_of_turn: None,
     }
 }
 

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::Providers;
 use crate::lang::Lang;
+use crate::llm::local::{LocalLlm, LocalLlmOptions};
 use crate::llm::openai::{OpenAiCompatible, OpenAiConfig};
 use crate::llm::LanguageModel;
 use crate::sentiment::LexiconSentiment;
 use crate::tts::espeak::EspeakTts;
-use crate::tts::TextToSpeech;
-use crate::turn::TurnConfig;
+use crate::tts::{PiperConfig, PiperTts, TextToSpeech};
+use crate::turn::{SmartTurn, TurnConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -71,11 +72,15 @@ impl Default for Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LlmSettings {
-    /// OpenAI-compatible base URL (".../v1"). None: the template replier answers.
+    /// OpenAI-compatible base URL (".../v1"). None (and no `local`): the template
+    /// replier answers.
     pub base_url: Option<String>,
     pub model: String,
     pub first_token_timeout_ms: u64,
     pub stall_timeout_ms: u64,
+    /// The local model (our llama.cpp server, started on demand). When set, it
+    /// answers instead of `base_url`.
+    pub local: Option<LocalLlmSettings>,
 }
 
 impl Default for LlmSettings {
@@ -85,6 +90,52 @@ impl Default for LlmSettings {
             model: "gpt-4o-mini".into(),
             first_token_timeout_ms: 4000,
             stall_timeout_ms: 3000,
+            local: None,
+        }
+    }
+}
+
+/// The local LLM: which installed model (`switchboard models fetch`), and how its
+/// server runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LocalLlmSettings {
+    /// `qwen2.5-0.5b` (default) or `smollm2-135m` (small, fast, weaker).
+    pub model: String,
+    /// The `switchboard-llm` binary; None: found beside this executable (see
+    /// [`crate::llm::local::find_server`]).
+    pub server: Option<PathBuf>,
+    /// Context in tokens: persona prompt + call history + reply.
+    pub ctx_size: u32,
+    /// CPU threads; None: half the cores (see
+    /// [`crate::llm::local::default_threads`]).
+    pub threads: Option<u16>,
+    /// Longer than a remote model's: on a laptop CPU the prompt is decoded first.
+    pub first_token_timeout_ms: u64,
+}
+
+impl Default for LocalLlmSettings {
+    fn default() -> Self {
+        Self {
+            model: crate::llm::local::DEFAULT_MODEL.into(),
+            server: None,
+            ctx_size: 4096,
+            threads: None,
+            first_token_timeout_ms: 15_000,
+        }
+    }
+}
+
+impl LocalLlmSettings {
+    pub fn options(&self, stall_timeout: Duration) -> LocalLlmOptions {
+        LocalLlmOptions {
+            model: self.model.clone(),
+            server: self.server.clone(),
+            ctx_size: self.ctx_size,
+            threads: self.threads,
+            first_token_timeout: Duration::from_millis(self.first_token_timeout_ms),
+            stall_timeout: stall_timeout.max(Duration::from_secs(5)),
+            ..LocalLlmOptions::default()
         }
     }
 }
@@ -93,12 +144,17 @@ impl Default for LlmSettings {
 #[serde(default)]
 pub struct TtsSettings {
     pub espeak_binary: PathBuf,
+    /// Speak English with the Piper neural voice when it is installed
+    /// (`switchboard models fetch --only piper-joe`); espeak-ng stays the
+    /// fallback and speaks Arabic.
+    pub piper: bool,
 }
 
 impl Default for TtsSettings {
     fn default() -> Self {
         Self {
             espeak_binary: PathBuf::from("espeak-ng"),
+            piper: true,
         }
     }
 }
@@ -149,7 +205,15 @@ impl Config {
     /// The language model, if one is configured. The API key comes from the OS
     /// keyring, else from SWITCHBOARD_LLM_API_KEY / OPENAI_API_KEY (see
     /// [`crate::secrets`]), here and nowhere else.
+    ///
+    /// With `llm.local`, the local model's server, shared by every call of this
+    /// process; a missing model shows as an error on each reply (which falls back to
+    /// the templates), see [`Config::local_llm_problem`].
     pub fn language_model(&self) -> Option<Arc<dyn LanguageModel>> {
+        if let Some(local) = &self.llm.local {
+            let stall = Duration::from_millis(self.llm.stall_timeout_ms);
+            return Some(Arc::new(LocalLlm::shared(local.options(stall))));
+        }
         let base_url = self.llm.base_url.clone()?;
         let mut cfg = OpenAiConfig {
             base_url,
@@ -162,10 +226,45 @@ impl Config {
         Some(Arc::new(OpenAiCompatible::new(cfg)))
     }
 
+    /// Starts the local model's server now, in the background, if one is
+    /// configured: it loads while the call is set up and greeted.
+    pub fn start_local_llm(&self) {
+        if let Some(local) = &self.llm.local {
+            let stall = Duration::from_millis(self.llm.stall_timeout_ms);
+            LocalLlm::shared(local.options(stall)).start();
+        }
+    }
+
+    /// Why the configured local model cannot answer (not installed, server not
+    /// built), in words that say how to fix it; None when it can or none is set.
+    pub fn local_llm_problem(&self) -> Option<String> {
+        let local = self.llm.local.as_ref()?;
+        let opts = local.options(Duration::from_millis(self.llm.stall_timeout_ms));
+        let problem = crate::llm::local::model_file(&opts)
+            .and_then(|_| crate::llm::local::find_server(opts.server.as_deref()))
+            .err()?;
+        Some(problem.to_string())
+    }
+
+    /// The TTS chain of a call: Piper first when enabled and installed (English
+    /// only; Arabic falls through to the next voice), then espeak-ng. The Piper
+    /// voice is loaded once per process.
     pub fn text_to_speech(&self) -> Vec<Arc<dyn TextToSpeech>> {
-        vec![Arc::new(EspeakTts::with_binary(
-            self.tts.espeak_binary.clone(),
-        ))]
+        let espeak: Arc<dyn TextToSpeech> =
+            Arc::new(EspeakTts::with_binary(self.tts.espeak_binary.clone()));
+        if self.tts.piper {
+            let config = PiperConfig {
+                espeak_binary: self.tts.espeak_binary.clone(),
+                ..PiperConfig::default()
+            };
+            match PiperTts::installed(config) {
+                Ok(piper) => return vec![Arc::new(piper), espeak],
+                Err(e) => {
+                    tracing::info!(code = e.code(), error = %e, "Piper voice is off; English uses espeak-ng")
+                }
+            }
+        }
+        vec![espeak]
     }
 
     /// Providers for a call: configured LLM (or templates), espeak-ng, lexicon
@@ -176,6 +275,23 @@ impl Config {
             llm: self.language_model(),
             tts: self.text_to_speech(),
             sentiment: Arc::new(LexiconSentiment::new()),
+            end_of_turn: self.end_of_turn(),
+        }
+    }
+
+    /// Smart Turn (semantic end of turn) when it is installed and
+    /// `turn.semantic.enabled`; None: turns end on silence alone. Loaded once
+    /// per process and shared by every call.
+    pub fn end_of_turn(&self) -> Option<Arc<SmartTurn>> {
+        if !self.turn.semantic.enabled {
+            return None;
+        }
+        match SmartTurn::shared() {
+            Ok(model) => Some(model),
+            Err(e) => {
+                tracing::info!(code = e.code(), error = %e, "semantic end of turn is off");
+                None
+            }
         }
     }
 }

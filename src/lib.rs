@@ -13,6 +13,8 @@ pub mod hub;
 pub mod lang;
 pub mod llm;
 pub mod metrics;
+pub mod models;
+pub mod onnx;
 pub mod persist;
 pub mod routing;
 pub mod scenario;
@@ -28,7 +30,9 @@ pub mod turn;
 /// lines carry ids, codes and reasons — never customer text, names or numbers.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| "warn".into());
+        // whisper.cpp's own log lines (e.g. "failed to encode" for a partial that
+        // was aborted on purpose) only when asked for: errors reach us as values.
+        .unwrap_or_else(|_| "warn,whisper_rs=off".into());
     // A second call (tests, embedding) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

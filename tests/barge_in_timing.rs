@@ -33,6 +33,7 @@ async fn barge_in_stops_playback_within_one_frame() {
         llm: None,
         tts: vec![Arc::new(FakeTextToSpeech::new())],
         sentiment: Arc::new(LexiconSentiment::new()),
+        end_of_turn: None,
     };
     let (cust_tx, cust_rx) = mpsc::channel::<InboundFrame>(64);
     let (agent_tx, mut agent_rx) = mpsc::channel::<OutboundFrame>(4096);

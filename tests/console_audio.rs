@@ -73,6 +73,7 @@ fn memory_call(
             llm: None,
             tts: vec![tts],
             sentiment: Arc::new(LexiconSentiment::new()),
+            end_of_turn: None,
         },
         io: CallIo {
             customer_audio: cust_rx,
@@ -350,6 +351,7 @@ async fn greeting_on_speakers(
             llm: None,
             tts: vec![agent],
             sentiment: Arc::new(LexiconSentiment::new()),
+            end_of_turn: None,
         },
         io,
     });
@@ -481,6 +483,7 @@ async fn a_single_seat_call_hears_the_microphone_and_answers_through_the_speaker
                     llm: None,
                     tts: vec![Arc::new(FakeTextToSpeech::new().with_amplitude(4000))],
                     sentiment: Arc::new(LexiconSentiment::new()),
+                    end_of_turn: None,
                 },
                 record: None,
                 devices: LocalOptions {

@@ -48,6 +48,7 @@ fn start_call(
             llm: None,
             tts: vec![Arc::new(FakeTextToSpeech::new().with_timing(10, 100))],
             sentiment: Arc::new(LexiconSentiment::new()),
+            end_of_turn: None,
         },
         io: CallIo {
             customer_audio: cust_rx,

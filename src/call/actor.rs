@@ -34,7 +34,7 @@ use crate::routing::{
 use crate::sentiment::SentimentTrend;
 use crate::stt::{SttError, SttResult, SttSession};
 use crate::tts::VoiceSpec;
-use crate::turn::{EndOfTurnDetector, TurnEvent};
+use crate::turn::{EndOfTurnDetector, SemanticMode, TurnEvent};
 
 /// Starts the actor of one call and returns its handle. Events go to `events`.
 pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
@@ -71,7 +71,11 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
     let actor = Actor {
         call_id: call_id.clone(),
         started: Instant::now(),
-        detector: EndOfTurnDetector::new(config.turn.clone()),
+        detector: match &providers.end_of_turn {
+            Some(model) => EndOfTurnDetector::new(config.turn.clone())
+                .with_semantic(model.clone(), SemanticMode::Background),
+            None => EndOfTurnDetector::new(config.turn.clone()),
+        },
         customer,
         router,
         trend: SentimentTrend::default(),

@@ -27,7 +27,7 @@ use crate::routing::{PersonaId, RoutingPolicy};
 use crate::sentiment::SentimentAnalyzer;
 use crate::stt::SpeechToText;
 use crate::tts::TextToSpeech;
-use crate::turn::TurnConfig;
+use crate::turn::{SmartTurn, TurnConfig};
 
 pub use actor::spawn_call;
 
@@ -78,13 +78,16 @@ impl Default for CallConfig {
 
 /// The models a call uses. `llm: None` means the template replier answers;
 /// `stt: None` means audio cannot be transcribed (text input still works);
-/// `tts` is a fallback chain tried in order.
+/// `tts` is a fallback chain tried in order; `end_of_turn: None` means turns end
+/// on silence alone (`TurnConfig::silence_hold_ms`).
 #[derive(Clone)]
 pub struct Providers {
     pub stt: Option<Arc<dyn SpeechToText>>,
     pub llm: Option<Arc<dyn LanguageModel>>,
     pub tts: Vec<Arc<dyn TextToSpeech>>,
     pub sentiment: Arc<dyn SentimentAnalyzer>,
+    /// Semantic end of turn (Smart Turn v3), shared by all calls.
+    pub end_of_turn: Option<Arc<SmartTurn>>,
 }
 
 /// A frame of customer audio and the moment it was due (captured / scheduled), so

@@ -190,6 +190,7 @@ mod tests {
                 llm: None,
                 tts: vec![Arc::new(FakeTextToSpeech::new())],
                 sentiment: Arc::new(LexiconSentiment::new()),
+                end_of_turn: None,
             },
             io: CallIo {
                 customer_audio: cust_rx,

@@ -1,4 +1,5 @@
-//! Language models: one trait, one real client (OpenAI-compatible, streaming SSE)
+//! Language models: one trait, one real client (OpenAI-compatible, streaming SSE),
+//! the local model (our llama.cpp server process, spoken to through that client)
 //! and a fake for tests.
 //!
 //! A reply is a stream of text deltas. Dropping the stream cancels the request
@@ -63,6 +64,10 @@ pub enum LlmError {
     StallTimeout { ms: u64 },
     #[error("the language model sent a malformed stream: {0}")]
     Protocol(String),
+    /// No model to ask (a local model not installed, its server not built or not
+    /// starting); the message says what to do.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the language model failed: {0}")]
     Other(String),
 }
@@ -76,6 +81,7 @@ impl LlmError {
             LlmError::FirstTokenTimeout { .. } => "llm_first_token_timeout",
             LlmError::StallTimeout { .. } => "llm_stall_timeout",
             LlmError::Protocol(_) => "llm_protocol",
+            LlmError::Unavailable(_) => "llm_unavailable",
             LlmError::Other(_) => "llm_error",
         }
     }
@@ -91,7 +97,10 @@ pub trait LanguageModel: Send + Sync {
     fn stream(&self, request: ChatRequest) -> TokenStream;
 }
 
+pub mod bench;
 pub mod fake;
+pub mod local;
 pub mod openai;
 pub use fake::{FakeFailure, FakeLanguageModel};
+pub use local::{LocalLlm, LocalLlmOptions};
 pub use openai::{OpenAiCompatible, OpenAiConfig};

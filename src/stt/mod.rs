@@ -2,10 +2,16 @@
 //! customer speaks (partials may come back), and `finish` yields the final text when
 //! the turn ends.
 //!
-//! This issue ships the [`ScriptedSpeechToText`] oracle for simulated calls; real
-//! local recognition (whisper.cpp) and cloud recognition plug in behind the same trait.
+//! Implementations: [`whisper`] (local Whisper through whisper.cpp, with partials
+//! and per-utterance Arabic/English detection; `eval` measures it) and the
+//! [`ScriptedSpeechToText`] oracle for simulated calls; cloud recognition plugs in
+//! behind the same trait.
 
+#[cfg(feature = "whisper")]
+pub mod eval;
 mod scripted;
+#[cfg(feature = "whisper")]
+pub mod whisper;
 
 pub use scripted::{ScriptedSpeechToText, SttScript};
 

@@ -30,6 +30,9 @@ pub enum SttMode {
     /// `say` turns are spoken by TTS and go through the real audio path (VAD, end
     /// of turn, barge-in); the recognizer is an oracle that knows the script.
     Script,
+    /// `say` turns are spoken by TTS through the real audio path and recognized
+    /// by the providers' own recognizer (e.g. local Whisper).
+    Recognized,
 }
 
 pub struct SimOptions {
@@ -135,7 +138,7 @@ async fn prepare(scenario: &Scenario, opts: &SimOptions) -> Result<Vec<Prepared>
                     barge_in_ms: *barge_in_ms,
                     pause_ms: *pause_ms,
                 },
-                SttMode::Script => {
+                SttMode::Script | SttMode::Recognized => {
                     let lang = lang
                         .or(scenario.lang.fixed())
                         .unwrap_or_else(|| detect(text, Lang::En));

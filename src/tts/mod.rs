@@ -1,5 +1,6 @@
-//! Text to speech: one trait, espeak-ng (subprocess, Arabic and English) and a fake
-//! for tests, plus the sentence splitter that feeds TTS while the LLM still streams.
+//! Text to speech: one trait, Piper (neural, English, ONNX), espeak-ng (subprocess,
+//! Arabic and English) and a fake for tests, plus the sentence splitter that feeds
+//! TTS while the LLM still streams.
 
 use std::pin::Pin;
 
@@ -50,9 +51,12 @@ pub trait TextToSpeech: Send + Sync {
     fn synthesize(&self, text: &str, voice: &VoiceSpec) -> AudioStream;
 }
 
+pub mod bench;
 pub mod espeak;
 pub mod fake;
+pub mod piper;
 pub mod sentence_splitter;
 pub use espeak::{EspeakConfig, EspeakTts};
 pub use fake::{FakeTextToSpeech, FakeTtsFailure};
+pub use piper::{PiperConfig, PiperTts};
 pub use sentence_splitter::SentenceSplitter;

@@ -1,6 +1,9 @@
 //! [`EndOfTurnDetector`]: VAD + turn state machine + pre-roll buffer.
 
+use std::sync::Arc;
+
 use super::machine::{EndOfTurnHint, EndReason, TurnState, TurnStateMachine};
+use super::smart_turn::{SemanticEndOfTurn, SemanticMode, SmartTurn};
 use super::vad::{VadConfig, VoiceActivity, VoiceActivityDetector};
 use super::{frames_to_ms, ms_to_frames, TurnConfig, TurnEvent};
 use crate::audio::Frame;
@@ -79,6 +82,8 @@ pub struct EndOfTurnDetector {
     ring: FrameRing,
     pre_roll_frames: u64,
     last_voiced: bool,
+    /// Smart Turn, when the call has it: hints the machine when the customer pauses.
+    semantic: Option<SemanticEndOfTurn>,
 }
 
 impl std::fmt::Debug for EndOfTurnDetector {
@@ -119,7 +124,25 @@ impl EndOfTurnDetector {
             ring: FrameRing::new(capacity),
             pre_roll_frames,
             last_voiced: false,
+            semantic: None,
         }
+    }
+
+    /// Adds semantic end of turn with `model` (Smart Turn), timed by the
+    /// config's [`SemanticTurnConfig`](super::SemanticTurnConfig); a no-op when
+    /// that is disabled. Without an answer from the model (slow, failing) the
+    /// silence hold applies as before.
+    pub fn with_semantic(mut self, model: Arc<SmartTurn>, mode: SemanticMode) -> Self {
+        let config = self.machine.config().semantic.clone();
+        if config.enabled {
+            self.semantic = Some(SemanticEndOfTurn::new(model, config, mode));
+        }
+        self
+    }
+
+    /// The semantic end-of-turn part, when there is one.
+    pub fn semantic(&self) -> Option<&SemanticEndOfTurn> {
+        self.semantic.as_ref()
     }
 
     /// Feeds one 20 ms customer frame. `agent_speaking`: the agent's audio is
@@ -128,7 +151,14 @@ impl EndOfTurnDetector {
         self.ring.push(frame);
         let voiced = self.vad.is_voice(frame);
         self.last_voiced = voiced;
-        self.machine.step(voiced, agent_speaking)
+        if let Some(s) = self.semantic.as_mut() {
+            s.apply_answers(&mut self.machine);
+        }
+        let event = self.machine.step(voiced, agent_speaking);
+        if let Some(s) = self.semantic.as_mut() {
+            s.observe(frame, &mut self.machine, event);
+        }
+        event
     }
 
     /// Audio for STT: while an utterance is starting or in progress, the frames
@@ -195,6 +225,9 @@ impl EndOfTurnDetector {
         self.machine.reset();
         self.ring.clear();
         self.last_voiced = false;
+        if let Some(s) = self.semantic.as_mut() {
+            s.reset();
+        }
     }
 }
 

@@ -20,15 +20,20 @@
 //! [`EndOfTurnDetector::set_semantic_hint`]: [`EndOfTurnHint::Complete`] ends
 //! the turn after a shorter silence, [`EndOfTurnHint::Incomplete`] holds it
 //! longer. The hint is dropped when speech resumes; `max_turn_ms` always wins.
+//! [`smart_turn`] does exactly that with Smart Turn v3
+//! ([`EndOfTurnDetector::with_semantic`]), timed by [`SemanticTurnConfig`].
 
 mod detector;
+pub mod eval;
 mod machine;
+pub mod smart_turn;
 pub mod vad;
 
 pub use detector::EndOfTurnDetector;
 pub use machine::{
     EndOfTurnHint, EndReason, TurnState, TurnStateMachine, ONSET_GAP_TOLERANCE_MS, RESUME_MS,
 };
+pub use smart_turn::{SemanticEndOfTurn, SemanticMode, SmartTurn, SmartTurnError};
 pub use vad::{EnergyVad, VadConfig, VoiceActivity, VoiceActivityDetector};
 
 use crate::audio::FRAME_MS;
@@ -48,6 +53,8 @@ pub struct TurnConfig {
     pub pre_roll_ms: u32,
     /// A turn longer than this is ended regardless of pauses.
     pub max_turn_ms: u32,
+    /// Semantic end of turn (Smart Turn), when the model is available.
+    pub semantic: SemanticTurnConfig,
 }
 
 impl Default for TurnConfig {
@@ -58,6 +65,38 @@ impl Default for TurnConfig {
             barge_in_min_ms: 160,
             pre_roll_ms: 300,
             max_turn_ms: 30_000,
+            semantic: SemanticTurnConfig::default(),
+        }
+    }
+}
+
+/// When and how the Smart Turn model shapes the end of a turn (see
+/// [`smart_turn`]). Only used when a call has the model
+/// ([`crate::call::Providers::end_of_turn`]); without it `silence_hold_ms` alone
+/// ends turns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SemanticTurnConfig {
+    /// Use the model when it is installed.
+    pub enabled: bool,
+    /// Silence after which the model is asked whether the customer is done
+    /// (once per pause). Smart Turn is trained on turns that end with a short
+    /// silence; shorter pauses are usually breaths between words.
+    pub ask_after_ms: u32,
+    /// Silence that ends a turn the model judged complete.
+    pub complete_hold_ms: u32,
+    /// Silence that ends a turn the model judged unfinished: the customer is
+    /// probably thinking, not done.
+    pub incomplete_hold_ms: u32,
+}
+
+impl Default for SemanticTurnConfig {
+    fn default() -> Self {
+        SemanticTurnConfig {
+            enabled: true,
+            ask_after_ms: 200,
+            complete_hold_ms: 250,
+            incomplete_hold_ms: 1_500,
         }
     }
 }

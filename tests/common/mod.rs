@@ -23,6 +23,7 @@ pub fn providers(llm: Option<Arc<dyn LanguageModel>>, tts: Arc<dyn TextToSpeech>
         llm,
         tts: vec![tts],
         sentiment: Arc::new(LexiconSentiment::new()),
+        end_of_turn: None,
     }
 }
 
