@@ -13,6 +13,7 @@ use crate::llm::local::{LocalLlm, LocalLlmOptions};
 use crate::llm::openai::{OpenAiCompatible, OpenAiConfig};
 use crate::llm::LanguageModel;
 use crate::sentiment::LexiconSentiment;
+use crate::stt::SpeechToText;
 use crate::tts::espeak::EspeakTts;
 use crate::tts::{PiperConfig, PiperTts, TextToSpeech};
 use crate::turn::{SmartTurn, TurnConfig};
@@ -21,6 +22,7 @@ use crate::turn::{SmartTurn, TurnConfig};
 #[serde(default)]
 pub struct Config {
     pub llm: LlmSettings,
+    pub stt: SttSettings,
     pub tts: TtsSettings,
     pub turn: TurnConfig,
     /// Language of the greeting when a call's language is not fixed.
@@ -61,6 +63,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             llm: LlmSettings::default(),
+            stt: SttSettings::default(),
             tts: TtsSettings::default(),
             turn: TurnConfig::default(),
             default_lang: Lang::Ar,
@@ -107,9 +110,12 @@ pub struct LocalLlmSettings {
     pub server: Option<PathBuf>,
     /// Context in tokens: persona prompt + call history + reply.
     pub ctx_size: u32,
-    /// CPU threads; None: half the cores (see
+    /// CPU threads while generating; None: half the cores (see
     /// [`crate::llm::local::default_threads`]).
     pub threads: Option<u16>,
+    /// CPU threads while decoding the prompt; None: every core (see
+    /// [`crate::llm::local::default_batch_threads`]).
+    pub batch_threads: Option<u16>,
     /// Longer than a remote model's: on a laptop CPU the prompt is decoded first.
     pub first_token_timeout_ms: u64,
 }
@@ -121,6 +127,7 @@ impl Default for LocalLlmSettings {
             server: None,
             ctx_size: 4096,
             threads: None,
+            batch_threads: None,
             first_token_timeout_ms: 15_000,
         }
     }
@@ -133,9 +140,28 @@ impl LocalLlmSettings {
             server: self.server.clone(),
             ctx_size: self.ctx_size,
             threads: self.threads,
+            batch_threads: self.batch_threads,
             first_token_timeout: Duration::from_millis(self.first_token_timeout_ms),
             stall_timeout: stall_timeout.max(Duration::from_secs(5)),
             ..LocalLlmOptions::default()
+        }
+    }
+}
+
+/// Local speech recognition for calls that carry real audio (sound card,
+/// LiveKit). Simulated callers bring their own transcripts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SttSettings {
+    /// `whisper-base` (Arabic + English, default) or `whisper-tiny-en` (English
+    /// only, fast enough to stream on two cores).
+    pub model: String,
+}
+
+impl Default for SttSettings {
+    fn default() -> Self {
+        Self {
+            model: "whisper-base".into(),
         }
     }
 }
@@ -258,7 +284,21 @@ impl Config {
                 ..PiperConfig::default()
             };
             match PiperTts::installed(config) {
-                Ok(piper) => return vec![Arc::new(piper), espeak],
+                Ok(piper) => {
+                    // The personas' handoff lines are spoken the moment a customer
+                    // is routed, while they wait: synthesize them once, up front.
+                    static PREWARM: std::sync::Once = std::sync::Once::new();
+                    PREWARM.call_once(|| {
+                        use crate::routing::{persona, PersonaId};
+                        piper.prewarm(
+                            [PersonaId::Reception, PersonaId::Sales, PersonaId::Support]
+                                .into_iter()
+                                .map(|id| persona(id).handoff_line(Lang::En))
+                                .collect(),
+                        );
+                    });
+                    return vec![Arc::new(piper), espeak];
+                }
                 Err(e) => {
                     tracing::info!(code = e.code(), error = %e, "Piper voice is off; English uses espeak-ng")
                 }
@@ -267,8 +307,35 @@ impl Config {
         vec![espeak]
     }
 
+    /// The local recognizer of `stt.model`, loaded once per process and shared by
+    /// every call. A model that is not installed (or an unknown name) still gives a
+    /// recognizer: each utterance then fails with `stt_unavailable` naming the
+    /// fetch command, and the call goes on. None only in a build without Whisper.
+    pub fn speech_to_text(&self) -> Option<Arc<dyn SpeechToText>> {
+        #[cfg(feature = "whisper")]
+        {
+            use crate::stt::whisper::{WhisperSize, WhisperSpeechToText};
+            let stt = match WhisperSize::parse(&self.stt.model) {
+                Some(size) => WhisperSpeechToText::load_or_unavailable(size),
+                None => WhisperSpeechToText::unavailable(
+                    WhisperSize::Base,
+                    format!(
+                        "unknown speech model {:?}: use whisper-base or whisper-tiny-en",
+                        self.stt.model
+                    ),
+                ),
+            };
+            Some(Arc::new(stt))
+        }
+        #[cfg(not(feature = "whisper"))]
+        {
+            None
+        }
+    }
+
     /// Providers for a call: configured LLM (or templates), espeak-ng, lexicon
-    /// sentiment. STT is chosen by the caller (it depends on the transport).
+    /// sentiment. STT is chosen by the caller (it depends on the transport; see
+    /// [`Config::speech_to_text`]).
     pub fn providers(&self) -> Providers {
         Providers {
             stt: None,

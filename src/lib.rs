@@ -25,6 +25,8 @@ pub mod stt;
 pub mod transport;
 pub mod tts;
 pub mod turn;
+#[cfg(feature = "whisper")]
+pub mod voice_bench;
 
 /// Structured logs on stderr, filtered by `SWITCHBOARD_LOG` (default `warn`). Log
 /// lines carry ids, codes and reasons — never customer text, names or numbers.

@@ -82,6 +82,18 @@ impl LatencyHistogram {
     }
 }
 
+/// The `p` quantile (0…1) of `values`, nearest rank by rounding; NaN when there
+/// are none. For benchmark reports (a [`LatencyHistogram`] is for live counts).
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut s = values.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((s.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize;
+    s[i]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

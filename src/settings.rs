@@ -8,13 +8,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, LocalLlmSettings};
 
 /// Speech-to-text models a supervisor may choose (the models themselves ship
 /// separately; the choice is kept until they are installed).
 pub const STT_MODELS: [&str; 2] = ["whisper-base", "whisper-tiny-en"];
-/// Engines that can speak English replies.
-pub const TTS_ENGLISH_VOICES: [&str; 1] = ["espeak"];
+/// Local language models a supervisor may choose (`switchboard models fetch`).
+pub const LOCAL_LLM_MODELS: [&str; 2] = [
+    crate::llm::local::DEFAULT_MODEL,
+    crate::llm::local::SMALL_MODEL,
+];
+/// Engines that can speak English replies: the Piper neural voice (falls back to
+/// espeak-ng when it is not installed) or espeak-ng.
+pub const TTS_ENGLISH_VOICES: [&str; 2] = ["piper", "espeak"];
 /// Engines that can speak Arabic replies.
 pub const TTS_ARABIC_VOICES: [&str; 1] = ["espeak"];
 
@@ -76,7 +82,13 @@ pub struct AlertRules {
 #[ts(export)]
 #[serde(default)]
 pub struct LlmChoice {
-    /// OpenAI-compatible base URL (".../v1"). None: the built-in template replies.
+    /// A local model (one of [`LOCAL_LLM_MODELS`]), served by the `switchboard-llm`
+    /// process the console starts on demand. When set it answers and `base_url` is
+    /// kept but unused. Default: the local Qwen2.5-0.5B (a missing model falls back
+    /// to the template replies, and each reply says why).
+    pub local: Option<String>,
+    /// OpenAI-compatible base URL (".../v1"). None (and no `local`): the built-in
+    /// template replies.
     pub base_url: Option<String>,
     pub model: String,
     /// Longest wait for the first token before the template reply answers instead.
@@ -113,6 +125,9 @@ pub struct TurnTiming {
     pub barge_in_min_ms: u32,
     /// A turn longer than this is ended regardless of pauses.
     pub max_turn_ms: u32,
+    /// Smart Turn: end a turn sooner when the customer sounds finished and wait
+    /// when they pause mid-sentence (when the model is installed).
+    pub smart_turn: bool,
 }
 
 /// Sound devices of the single-seat console. None: the system default.
@@ -145,6 +160,7 @@ impl Default for LlmChoice {
     fn default() -> Self {
         let engine = crate::config::LlmSettings::default();
         Self {
+            local: Some(crate::llm::local::DEFAULT_MODEL.into()),
             base_url: None,
             model: engine.model,
             first_token_timeout_ms: u32::try_from(engine.first_token_timeout_ms)
@@ -183,6 +199,7 @@ impl From<&crate::turn::TurnConfig> for TurnTiming {
             min_speech_ms: t.min_speech_ms,
             barge_in_min_ms: t.barge_in_min_ms,
             max_turn_ms: t.max_turn_ms,
+            smart_turn: t.semantic.enabled,
         }
     }
 }
@@ -314,10 +331,24 @@ impl ConsoleSettings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             llm: LlmChoice {
+                // The config's local model; with neither a local model nor a URL
+                // configured, the console's default (the local model) applies.
+                local: match (&config.llm.local, &config.llm.base_url) {
+                    (Some(local), _) => Some(local.model.clone()),
+                    (None, Some(_)) => None,
+                    (None, None) => LlmChoice::default().local,
+                },
                 base_url: config.llm.base_url.clone(),
                 model: config.llm.model.clone(),
                 first_token_timeout_ms: u32::try_from(config.llm.first_token_timeout_ms)
                     .unwrap_or(u32::MAX),
+            },
+            stt: SttChoice {
+                model: if STT_MODELS.contains(&config.stt.model.as_str()) {
+                    config.stt.model.clone()
+                } else {
+                    SttChoice::default().model
+                },
             },
             turn: TurnTiming::from(&config.turn),
             ..Self::default()
@@ -328,6 +359,7 @@ impl ConsoleSettings {
     /// keywords are dropped. Call before [`validate`](Self::validate) on user input.
     pub fn normalize(&mut self) {
         tidy(&mut self.llm.base_url);
+        tidy(&mut self.llm.local);
         tidy(&mut self.audio.input_device);
         tidy(&mut self.audio.output_device);
         self.llm.model = self.llm.model.trim().to_string();
@@ -367,6 +399,9 @@ impl ConsoleSettings {
             }
         }
 
+        if let Some(local) = &self.llm.local {
+            one_of("llm.local", local, &LOCAL_LLM_MODELS)?;
+        }
         if let Some(url) = &self.llm.base_url {
             check_base_url(url)?;
         }
@@ -420,9 +455,13 @@ impl ConsoleSettings {
         Ok(())
     }
 
-    /// Maps the LLM choice and turn timings onto the engine's config. The STT and
-    /// TTS choices have a single implementation each today and change nothing yet.
+    /// Maps the LLM, speech model, English voice and turn timings onto the engine's
+    /// config (the Arabic voice has a single engine today).
     pub fn apply_to(&self, config: &mut Config) {
+        config.llm.local = self.llm.local.as_ref().map(|model| LocalLlmSettings {
+            model: model.clone(),
+            ..config.llm.local.clone().unwrap_or_default()
+        });
         config.llm.base_url = self.llm.base_url.clone();
         config.llm.model = self.llm.model.clone();
         config.llm.first_token_timeout_ms = u64::from(self.llm.first_token_timeout_ms);
@@ -430,6 +469,9 @@ impl ConsoleSettings {
         config.turn.min_speech_ms = self.turn.min_speech_ms;
         config.turn.barge_in_min_ms = self.turn.barge_in_min_ms;
         config.turn.max_turn_ms = self.turn.max_turn_ms;
+        config.turn.semantic.enabled = self.turn.smart_turn;
+        config.stt.model = self.stt.model.clone();
+        config.tts.piper = self.tts.english == "piper";
     }
 }
 
@@ -459,6 +501,14 @@ mod tests {
             before.llm.first_token_timeout_ms
         );
         assert_eq!(c.llm.base_url, None);
+        // The console's default is the fully local voice agent.
+        assert_eq!(
+            c.llm.local.as_ref().map(|l| l.model.as_str()),
+            Some("qwen2.5-0.5b")
+        );
+        assert_eq!(c.stt.model, "whisper-base");
+        assert!(c.tts.piper);
+        assert!(c.turn.semantic.enabled);
     }
 
     #[test]
@@ -553,6 +603,13 @@ mod tests {
         s = valid();
         s.alerts.keywords = vec!["x".repeat(101)];
         assert_eq!(field_of(&s), "alerts.keywords");
+        s = valid();
+        s.llm.local = Some("llama-70b".into());
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.field, "llm.local");
+        assert!(e.reason.contains("smollm2-135m"), "{e}");
+        s.llm.local = Some("smollm2-135m".into());
+        s.validate().unwrap();
     }
 
     #[test]
@@ -581,6 +638,7 @@ mod tests {
     fn apply_to_maps_llm_and_turn_onto_the_engine_config() {
         let mut s = valid();
         s.llm = LlmChoice {
+            local: None,
             base_url: Some("http://127.0.0.1:8080/v1".into()),
             model: "qwen".into(),
             first_token_timeout_ms: 2500,
@@ -590,7 +648,10 @@ mod tests {
             min_speech_ms: 120,
             barge_in_min_ms: 240,
             max_turn_ms: 20_000,
+            smart_turn: false,
         };
+        s.stt.model = "whisper-tiny-en".into();
+        s.tts.english = "espeak".into();
         let mut c = Config::default();
         c.llm.stall_timeout_ms = 1234;
         c.turn.pre_roll_ms = 260;
@@ -604,6 +665,25 @@ mod tests {
         assert_eq!(c.turn.barge_in_min_ms, 240);
         assert_eq!(c.turn.max_turn_ms, 20_000);
         assert_eq!(c.turn.pre_roll_ms, 260, "not a console setting: kept");
+        assert!(!c.turn.semantic.enabled);
+        assert_eq!(c.stt.model, "whisper-tiny-en");
+        assert!(!c.tts.piper);
+        assert!(c.llm.local.is_none());
+        // A local model answers instead of the URL, keeping the config's server
+        // settings; removing it brings the URL back.
+        c.llm.local = Some(LocalLlmSettings {
+            ctx_size: 2048,
+            ..LocalLlmSettings::default()
+        });
+        s.llm.local = Some("smollm2-135m".into());
+        s.apply_to(&mut c);
+        let local = c.llm.local.clone().expect("local model");
+        assert_eq!(local.model, "smollm2-135m");
+        assert_eq!(local.ctx_size, 2048, "not a console setting: kept");
+        s.llm.local = None;
+        s.apply_to(&mut c);
+        assert!(c.llm.local.is_none());
+        assert_eq!(c.llm.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
         // Back to templates: the base URL is cleared.
         s.llm.base_url = None;
         s.apply_to(&mut c);
@@ -619,6 +699,20 @@ mod tests {
         let s = ConsoleSettings::from_config(&c);
         assert_eq!(s.llm.base_url.as_deref(), Some("http://127.0.0.1:9999/v1"));
         assert_eq!(s.llm.model, "local");
+        assert_eq!(s.llm.local, None, "a configured URL is not overridden");
         assert_eq!(s.alerts, AlertRules::default());
+        // Nothing configured: the console's local default.
+        let s = ConsoleSettings::from_config(&Config::default());
+        assert_eq!(s.llm.local.as_deref(), Some("qwen2.5-0.5b"));
+        // A configured local model and speech model are shown.
+        let mut c = Config::default();
+        c.llm.local = Some(LocalLlmSettings {
+            model: "smollm2-135m".into(),
+            ..LocalLlmSettings::default()
+        });
+        c.stt.model = "whisper-tiny-en".into();
+        let s = ConsoleSettings::from_config(&c);
+        assert_eq!(s.llm.local.as_deref(), Some("smollm2-135m"));
+        assert_eq!(s.stt.model, "whisper-tiny-en");
     }
 }

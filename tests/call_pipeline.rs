@@ -394,6 +394,127 @@ async fn whisper_reaches_the_next_prompt_and_the_reply_is_streamed() {
     );
 }
 
+/// A local model reuses the KV cache of the prompt prefix it saw last turn, so a
+/// turn's request must extend the previous one: the one-turn instruction of a
+/// handoff ("you have just taken over…") goes after the history, never into the
+/// system prompt (where it changed the first tokens of every later request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_prompt_extends_the_previous_one_across_a_handoff() {
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let llm = FakeLanguageModel::replying_with(move |req| {
+        seen.lock().unwrap().push(req.clone());
+        "Our premium plan is forty dollars a month.".into()
+    });
+    let r = run(
+        r#"{"lang":"en","turns":[
+            {"say":"Hello, I'd like to buy the premium internet plan"},
+            {"say":"How much is it per month?"},
+            {"say":"Does it include a router?"}]}"#,
+        providers(
+            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
+            fast_fake_tts(),
+        ),
+        SttMode::Text,
+        SPEED,
+    )
+    .await;
+    assert_eq!(
+        r.persona_changes(),
+        vec![("reception".into(), "sales".into(), "rule".into(), 1)],
+        "{}",
+        r.dump()
+    );
+    let asked: Vec<_> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|q| !q.messages[0].content.contains("call summaries"))
+        .cloned()
+        .collect();
+    assert_eq!(asked.len(), 3, "{}", r.dump());
+    // Turn 1 is Sarah's first: the handoff line comes last, after the customer.
+    let first = &asked[0];
+    let last = first.messages.last().unwrap();
+    assert!(last.content.contains("taken over this call"), "{last:?}");
+    assert!(!first.messages[0].content.contains("taken over"));
+    // Turns 2 and 3: everything the previous request had before its one-turn
+    // instruction is repeated unchanged at the start.
+    for pair in asked.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let stable = before
+            .messages
+            .iter()
+            .take_while(|m| !m.content.contains("taken over this call"))
+            .count();
+        assert!(stable >= 2, "{before:?}");
+        assert_eq!(
+            after.messages[..stable],
+            before.messages[..stable],
+            "the prompt prefix changed between turns"
+        );
+        assert!(after.messages.len() > stable);
+        assert!(!after
+            .messages
+            .last()
+            .unwrap()
+            .content
+            .contains("taken over"));
+    }
+}
+
+/// A long call drops its oldest history half a window at a time, so between two
+/// drops every request still extends the previous one (a window sliding by one
+/// exchange per turn would change the start of every prompt and a local model
+/// would decode the whole history again each turn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_call_keeps_its_prompt_prefix_between_history_trims() {
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let llm = FakeLanguageModel::replying_with(move |req| {
+        seen.lock().unwrap().push(req.clone());
+        "Okay.".into()
+    });
+    let turns: Vec<String> = (1..=14)
+        .map(|i| format!(r#"{{"say":"Thanks, tell me more about point {i}"}}"#))
+        .collect();
+    let json = format!(r#"{{"lang":"en","turns":[{}]}}"#, turns.join(","));
+    let r = run(
+        &json,
+        providers(
+            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
+            fast_fake_tts(),
+        ),
+        SttMode::Text,
+        SPEED,
+    )
+    .await;
+    let asked: Vec<_> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|q| !q.messages[0].content.contains("call summaries"))
+        .cloned()
+        .collect();
+    assert_eq!(asked.len(), 14, "{}", r.dump());
+    assert!(r.persona_changes().is_empty(), "{}", r.dump());
+    let window = switchboard::call::CallConfig::default().history_turns * 2;
+    let mut trims = 0;
+    for pair in asked.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert!(after.messages.len() <= window + 1);
+        if after.messages.len() < before.messages.len()
+            || after.messages[..before.messages.len()] != before.messages[..]
+        {
+            trims += 1;
+        }
+    }
+    // 14 turns + the greeting = 29 messages for a 16-message window: two trims
+    // (a window sliding by one exchange would break the prefix on 7 turns).
+    assert!(trims <= 2, "the prompt prefix changed on {trims} turns");
+    assert!(trims >= 1, "the history was never trimmed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_stalling_mid_stream_falls_back_and_the_call_goes_on() {
     for (lang, first, second) in [

@@ -120,6 +120,76 @@ async fn starts_on_demand_restarts_a_killed_server_and_stops_with_its_handle() {
     }
 }
 
+async fn stats(llm: &LocalLlm) -> Value {
+    let url = llm
+        .base_url()
+        .expect("running")
+        .replace("/v1", "/debug/stats");
+    reqwest::get(&url)
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json")
+}
+
+/// `prefill` decodes the call so far while the customer is speaking: the next
+/// turn's request then decodes only the new customer line, not the system prompt
+/// and history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefill_decodes_the_call_so_far_so_the_next_turn_decodes_only_what_is_new() {
+    let Some(opts) = small_model_or_skip("prefill_decodes_the_call_so_far") else {
+        return;
+    };
+    let llm = LocalLlm::new(opts);
+    let persona = switchboard::routing::persona(switchboard::routing::PersonaId::Sales)
+        .system_prompt(switchboard::lang::Lang::En);
+    let so_far = vec![
+        ChatMessage::system(persona),
+        ChatMessage::assistant("Hello, this is Sarah from sales. How can I help you today?"),
+    ];
+    llm.prefill(ChatRequest {
+        messages: so_far.clone(),
+        max_tokens: 80,
+        temperature: 0.0,
+    });
+    // The prefill runs in the background: wait until the server has finished it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if llm.base_url().is_some() {
+            let s = stats(&llm).await;
+            if s["completed"].as_u64() == Some(1) {
+                assert_eq!(s["completion_tokens"].as_u64(), Some(1), "{s}");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the prefill did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let prefilled = stats(&llm).await["prompt_tokens"].as_u64().unwrap();
+    assert!(prefilled > 100, "the persona prompt is long: {prefilled}");
+
+    let mut turn = so_far;
+    turn.push(ChatMessage::user("How much is the premium plan per month?"));
+    let mut stream = llm.stream(ChatRequest {
+        messages: turn,
+        max_tokens: 16,
+        temperature: 0.0,
+    });
+    while let Some(delta) = stream.next().await {
+        delta.expect("reply");
+    }
+    let s = stats(&llm).await;
+    let last = &s["last"];
+    let cached = last["cached_tokens"].as_u64().expect("cached_tokens");
+    let decoded = last["prompt_tokens"].as_u64().expect("prompt_tokens") - cached;
+    assert!(
+        // All but the generation header that ended the prefill ("<|im_start|>assistant\n").
+        cached + 4 >= prefilled && decoded < 40,
+        "only the new line is decoded: cached {cached} of the {prefilled} prefilled, decoded {decoded}: {s}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_model_is_a_clear_error_and_the_call_answers_from_templates() {
     let empty = tempfile::tempdir().expect("tempdir");

@@ -209,3 +209,52 @@ async fn a_failing_piper_falls_back_to_espeak_in_a_call() {
     );
     assert_eq!(r.final_lines(Speaker::Agent).len(), 2, "{}", r.dump());
 }
+
+/// A line spoken once is spoken again from the line cache: the same audio, its
+/// first chunk at once instead of after a whole-sentence inference. Lines that
+/// are too long, or that failed, are not kept. `prewarm` fills the cache in the
+/// background (the console prewarms the personas' handoff lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_spoken_again_comes_from_the_cache_at_once() {
+    let Some(tts) = piper("a_line_spoken_again_comes_from_the_cache_at_once") else {
+        return;
+    };
+    let line = "Thank you for waiting, I am checking your order now.";
+    assert!(!tts.is_cached(line));
+    let t0 = std::time::Instant::now();
+    let (first, err) = collect(tts.synthesize(line, &english())).await;
+    let cold = t0.elapsed();
+    assert!(err.is_none(), "{err:?}");
+    assert!(tts.is_cached(line));
+    let t1 = std::time::Instant::now();
+    let mut again = tts.synthesize(line, &english());
+    let chunk = again.next().await.expect("audio").expect("no error");
+    let warm_first = t1.elapsed();
+    let mut second = vec![chunk];
+    let (rest, err) = collect(again).await;
+    assert!(err.is_none());
+    second.extend(rest);
+    assert_eq!(first, second, "the cached audio is the audio first spoken");
+    assert!(
+        warm_first * 10 < cold,
+        "cached first chunk after {warm_first:?}, synthesis took {cold:?}"
+    );
+
+    let long =
+        "This sentence is far too long to be kept in the line cache because it goes on and on, \
+                listing every detail of the order, the address, the delivery window and the price.";
+    let (_, err) = collect(tts.synthesize(long, &english())).await;
+    assert!(err.is_none());
+    assert!(!tts.is_cached(long), "only short lines are kept");
+
+    let warm = "Hello, this is a prewarmed line.";
+    tts.prewarm(vec![warm.to_string()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !tts.is_cached(warm) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prewarm did not fill the cache"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

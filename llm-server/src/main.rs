@@ -46,9 +46,15 @@ struct Args {
     /// Prompt tokens decoded per batch.
     #[arg(long, default_value_t = 512)]
     batch_size: u32,
-    /// CPU threads (default: all cores).
+    /// CPU threads while generating, one token at a time (default: all cores).
     #[arg(long)]
     threads: Option<u16>,
+    /// CPU threads while decoding a prompt, many tokens at a time (default: all
+    /// cores). The prompt is decoded while the caller waits for the first token,
+    /// when the rest of a voice pipeline is idle; generation overlaps with speech
+    /// synthesis, so it may be given fewer threads (`--threads`).
+    #[arg(long)]
+    batch_threads: Option<u16>,
     /// A llama.cpp chat template name (chatml, llama3, …) instead of the model's own.
     #[arg(long)]
     chat_template: Option<String>,
@@ -105,10 +111,9 @@ async fn serve(args: Args) -> Result<(), String> {
     if !args.model.is_file() {
         return Err(format!("no model file at {}", args.model.display()));
     }
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(2, |n| n.get() as i32),
-        i32::from,
-    );
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as i32);
+    let threads = args.threads.map_or(cores, i32::from);
+    let batch_threads = args.batch_threads.map_or(cores, i32::from);
     let model_id = args.alias.clone().unwrap_or_else(|| {
         args.model
             .file_stem()
@@ -122,6 +127,7 @@ async fn serve(args: Args) -> Result<(), String> {
         ctx_size: args.ctx_size,
         batch_size: args.batch_size.max(1),
         threads,
+        batch_threads,
         chat_template: args.chat_template.clone(),
         flash_attn: match args.flash_attn.as_str() {
             "on" => Some(true),

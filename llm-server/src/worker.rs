@@ -29,7 +29,10 @@ pub struct WorkerOptions {
     pub model: PathBuf,
     pub ctx_size: u32,
     pub batch_size: u32,
+    /// Threads for generation (one token per decode).
     pub threads: i32,
+    /// Threads for prompt decoding (many tokens per decode).
+    pub batch_threads: i32,
     /// A llama.cpp template name ("chatml", "llama3", …) instead of the model's own.
     pub chat_template: Option<String>,
     /// None: llama.cpp decides.
@@ -225,7 +228,7 @@ fn run(
         .with_n_batch(opts.batch_size)
         .with_n_ubatch(opts.batch_size)
         .with_n_threads(opts.threads)
-        .with_n_threads_batch(opts.threads)
+        .with_n_threads_batch(opts.batch_threads)
         .with_flash_attention_policy(match opts.flash_attn {
             None => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
             Some(true) => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
@@ -256,6 +259,7 @@ fn run(
         params = info.n_params,
         template = %info.chat_template,
         threads = opts.threads,
+        batch_threads = opts.batch_threads,
         "model loaded"
     );
     if ready.send(Ok(info)).is_err() {

@@ -11,7 +11,7 @@ use switchboard::transport::{
 };
 use tauri::State;
 
-use crate::commands::{call_setup, Reply, UiError};
+use crate::commands::{call_setup, Audio, Reply, UiError};
 use crate::state::AppState;
 
 impl From<DeskError> for UiError {
@@ -54,7 +54,7 @@ pub async fn start_mic_call(
             .ok_or_else(|| UiError::new("bad_lang", format!("unknown language {l:?}")))?,
     };
     let settings = state.current_settings();
-    let (config, providers) = call_setup(&state, lang).await?;
+    let (config, providers) = call_setup(&state, lang, Audio::Recognized).await?;
     let call_id = uuid::Uuid::new_v4().to_string();
     let call = LocalCall {
         call_id: call_id.clone(),

@@ -50,10 +50,23 @@ impl From<HubError> for UiError {
 
 pub(crate) type Reply<T> = Result<T, UiError>;
 
+/// Whether a call's customer audio must be recognized (sound card, LiveKit) or
+/// brings its own transcript (simulated callers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audio {
+    Scripted,
+    Recognized,
+}
+
 /// What a new call starts with: the current settings' call config and providers.
-/// Building the providers may read the LLM's key from the OS keyring, a blocking
-/// call, so it runs off the async workers.
-pub(crate) async fn call_setup(state: &AppState, lang: LangHint) -> Reply<(CallConfig, Providers)> {
+/// Building the providers may read the LLM's key from the OS keyring and load the
+/// speech model (once per process), blocking work, so it runs off the async workers.
+/// The local LLM's server is started now, so it loads while the call is greeted.
+pub(crate) async fn call_setup(
+    state: &AppState,
+    lang: LangHint,
+    audio: Audio,
+) -> Reply<(CallConfig, Providers)> {
     let call_config = state.call_config();
     let config = CallConfig {
         lang,
@@ -61,9 +74,16 @@ pub(crate) async fn call_setup(state: &AppState, lang: LangHint) -> Reply<(CallC
         turn: call_config.turn.clone(),
         ..Default::default()
     };
-    let providers = tauri::async_runtime::spawn_blocking(move || call_config.providers())
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let providers = tauri::async_runtime::spawn_blocking(move || {
+        call_config.start_local_llm();
+        let mut providers = call_config.providers();
+        if audio == Audio::Recognized {
+            providers.stt = call_config.speech_to_text();
+        }
+        providers
+    })
+    .await
+    .map_err(|e| UiError::new("internal", e.to_string()))?;
     Ok((config, providers))
 }
 
@@ -139,7 +159,7 @@ pub async fn start_simulation(
         call_id: Some(call_id.clone()),
         ..Default::default()
     };
-    let (config, providers) = call_setup(&state, LangHint::Auto).await?;
+    let (config, providers) = call_setup(&state, LangHint::Auto, Audio::Scripted).await?;
     let hub = state.hub.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = run_scenario(&hub, &sc, providers, config, opts).await {

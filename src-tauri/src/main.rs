@@ -68,6 +68,7 @@ fn main() {
             settings::set_secret,
             settings::delete_secret,
             settings::notify,
+            settings::model_status,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {

@@ -266,3 +266,15 @@ mod tests {
         assert!(!format!("{v:?}").contains("sk-live-123"));
     }
 }
+
+/// The local models (speech, end of turn, voice, language model): installed or
+/// not, and the command that installs what is missing. Reads sizes and
+/// manifests only (no hashing), off the async workers.
+#[tauri::command]
+pub async fn model_status() -> Result<Vec<switchboard::models::ModelStatus>, UiError> {
+    tauri::async_runtime::spawn_blocking(|| {
+        switchboard::models::status_all(&switchboard::models::models_dir())
+    })
+    .await
+    .map_err(|e| UiError::new("internal", e.to_string()))
+}

@@ -185,6 +185,24 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         limit: usize,
     },
+    /// Voice to voice with every local model, in real time: end of the caller's
+    /// speech → first frame of the agent's answer (p50/p95), with Whisper's
+    /// streaming partials and without. Needs the local models and the
+    /// `switchboard-llm` server binary.
+    BenchVoice {
+        /// Calls per run; each has six customer turns.
+        #[arg(long, default_value_t = 4)]
+        calls: usize,
+        /// Whisper model: tiny.en (default, streams on two cores) or base.
+        #[arg(long, default_value = "tiny.en")]
+        stt_model: String,
+        /// Local LLM (qwen2.5-0.5b, smollm2-135m) or "templates".
+        #[arg(long, default_value = "qwen2.5-0.5b")]
+        llm: String,
+        /// Which runs: both (default), on, or off.
+        #[arg(long, default_value = "both")]
+        partials: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -323,7 +341,61 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             no_stream,
             limit,
         } => bench_stt(config, models, window_s, !no_stream, limit).await,
+        Command::BenchVoice {
+            calls,
+            stt_model,
+            llm,
+            partials,
+        } => bench_voice(config, calls, stt_model, llm, partials).await,
     }
+}
+
+#[cfg(feature = "whisper")]
+async fn bench_voice(
+    config: Config,
+    calls: usize,
+    stt_model: String,
+    llm: String,
+    partials: String,
+) -> Result<(), Failure> {
+    use switchboard::voice_bench::{run, VoiceBenchOptions};
+    let partials = match partials.as_str() {
+        "both" => vec![true, false],
+        "on" => vec![true],
+        "off" => vec![false],
+        other => {
+            return Err(Failure::Input(format!(
+                "--partials must be both, on or off, not {other:?}"
+            )))
+        }
+    };
+    if calls == 0 {
+        return Err(Failure::Input("--calls must be at least 1".into()));
+    }
+    let opts = VoiceBenchOptions {
+        calls,
+        stt: whisper_size(&stt_model)?,
+        llm: (llm != "templates").then_some(llm),
+        partials,
+    };
+    let result = run(&config, &opts).await;
+    tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
+        .await
+        .ok();
+    let report = result.map_err(Failure::Input)?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(not(feature = "whisper"))]
+async fn bench_voice(
+    _config: Config,
+    _calls: usize,
+    _stt_model: String,
+    _llm: String,
+    _partials: String,
+) -> Result<(), Failure> {
+    local_recognizer("tiny.en").map(|_| ())
 }
 
 async fn models_command(action: ModelsAction) -> Result<(), Failure> {

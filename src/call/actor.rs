@@ -418,6 +418,13 @@ impl Actor {
             let p = persona(self.router.current());
             let text = p.greeting(self.lang, self.customer.name.as_deref());
             let voice = p.voice(self.lang);
+            // The persona prompt is decoded while the greeting plays, not after it,
+            // when the customer's first words are being recognized.
+            if let Some(llm) = &self.providers.llm {
+                let mut request = self.build_request(self.router.current(), self.lang, None, false);
+                request.messages.push(ChatMessage::assistant(text.clone()));
+                llm.prefill(request);
+            }
             self.start_reply(
                 0,
                 Speaker::Agent,
@@ -801,28 +808,40 @@ impl Actor {
             system.push_str(ctx);
             system.push('\n');
         }
-        if ticket_opened {
-            system.push_str("You have just opened a ticket for this issue: tell the customer in one short sentence that it is being tracked.\n");
-        }
         system.push_str(match lang {
             Lang::Ar => "The customer is speaking Arabic: answer in Arabic.\n",
             Lang::En => "The customer is speaking English: answer in English.\n",
         });
-        if let Some(prefix) = prefix {
-            system.push_str(&format!(
-                "You have just taken over this call and already said: \"{prefix}\". Do not introduce yourself again.\n"
-            ));
-        }
         if !self.notes.is_empty() {
             system.push_str("Notes from your supervisor (follow them; never read them out):\n");
             for n in &self.notes {
                 system.push_str(&format!("- {n}\n"));
             }
         }
+        // What holds for this reply only goes after the history, so the system
+        // prompt and history stay the same from turn to turn: a local model reuses
+        // their KV cache and decodes only the new turn (docs/models.md).
+        let mut once = String::new();
+        if ticket_opened {
+            once.push_str("You have just opened a ticket for this issue: tell the customer in one short sentence that it is being tracked.\n");
+        }
+        if let Some(prefix) = prefix {
+            once.push_str(&format!(
+                "You have just taken over this call and already said: \"{prefix}\". Do not introduce yourself again.\n"
+            ));
+        }
         let mut messages = vec![ChatMessage::system(system)];
+        // The oldest messages are dropped half a window at a time, not one per
+        // turn: between two drops every request extends the previous one, so a
+        // local model reuses its cache (a sliding window would change the start
+        // of the prompt on every turn once the call is long).
         let keep = self.config.history_turns * 2;
-        let start = self.history.len().saturating_sub(keep);
+        let step = (keep / 2).max(2);
+        let start = self.history.len().saturating_sub(keep).div_ceil(step) * step;
         messages.extend(self.history[start..].iter().cloned());
+        if !once.is_empty() {
+            messages.push(ChatMessage::system(once));
+        }
         ChatRequest {
             messages,
             max_tokens: self.config.max_reply_tokens,
@@ -1071,6 +1090,13 @@ impl Actor {
             _ => heard,
         };
         self.history.push(ChatMessage::assistant(line));
+        // The next turn's prompt starts with everything said so far: a local
+        // model decodes it now, while the customer speaks.
+        if self.controller == Controller::Ai {
+            if let Some(llm) = &self.providers.llm {
+                llm.prefill(self.build_request(self.router.current(), r.lang, None, false));
+            }
+        }
     }
 
     /// Copies a frame to the listener, if any; forgets a listener that has gone.
@@ -1241,6 +1267,7 @@ impl Actor {
                 self.ending = Some(reason);
                 let request = self.summary_request();
                 let tx = self.summary_tx.clone();
+                let timeout = llm.summary_timeout();
                 tokio::spawn(async move {
                     let write = async {
                         let mut stream = llm.stream(request);
@@ -1250,11 +1277,11 @@ impl Actor {
                         }
                         Ok(out)
                     };
-                    let result = match tokio::time::timeout(SUMMARY_TIMEOUT, write).await {
+                    let result = match tokio::time::timeout(timeout, write).await {
                         Ok(r) => r,
                         Err(_) => Err(LlmError::Other(format!(
                             "no summary within {} s",
-                            SUMMARY_TIMEOUT.as_secs()
+                            timeout.as_secs()
                         ))),
                     };
                     let _ = tx.send(result).await;
@@ -1345,8 +1372,6 @@ impl Actor {
         self.publish_status();
     }
 }
-
-const SUMMARY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SUMMARY_PROMPT: &str = "You write call summaries for a call-center CRM. The transcript may be in Arabic, \
 English or both. In English, in 2 or 3 short sentences: who called and what they wanted, what the agent or \

@@ -61,10 +61,12 @@ struct Sample {
 
 /// Runs the benchmark on each model (registry names); a table as text.
 pub async fn run(models: &[String], runs: usize, threads: Option<u16>) -> Result<String, String> {
+    // --threads N: N for both prompt and generation; default: as in calls.
+    let batch_threads = threads.unwrap_or_else(super::local::default_batch_threads);
     let threads = threads.unwrap_or_else(super::local::default_threads);
     let mut out = String::new();
     out.push_str(&format!(
-        "Local LLM (switchboard-llm, llama.cpp CPU, {threads} of {} threads): sales persona + 6-exchange history + new turn; {REPLY_TOKENS} generated tokens; median of {runs} runs\n",
+        "Local LLM (switchboard-llm, llama.cpp CPU, {threads} generation / {batch_threads} prompt threads of {}): sales persona + 6-exchange history + new turn; {REPLY_TOKENS} generated tokens; median of {runs} runs\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
     out.push_str("model          | prompt tok | cache | decoded prompt tok | TTFT ms | prompt ms | gen tok/s\n");
@@ -72,6 +74,7 @@ pub async fn run(models: &[String], runs: usize, threads: Option<u16>) -> Result
     for model in models {
         let llm = LocalLlm::new(LocalLlmOptions {
             threads: Some(threads),
+            batch_threads: Some(batch_threads),
             ..LocalLlmOptions::new(model.clone())
         });
         let t0 = Instant::now();

@@ -95,6 +95,17 @@ pub trait LanguageModel: Send + Sync {
     fn name(&self) -> &str;
     /// Starts a streaming completion. Must not block; work starts when polled.
     fn stream(&self, request: ChatRequest) -> TokenStream;
+    /// How long the end-of-call summary (a fresh ~500-token prompt, ~160 tokens
+    /// out) may take before the extractive summary is used instead. A model on
+    /// the call's own CPU needs longer than a hosted one.
+    fn summary_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+    /// A hint that the next request will start with `request`'s prompt (the
+    /// system prompt and the history so far): a local model decodes it now, while
+    /// the customer is still speaking, so the next turn decodes only what is new.
+    /// Returns at once. Hosted models ignore it (it would be billed).
+    fn prefill(&self, _request: ChatRequest) {}
 }
 
 pub mod bench;

@@ -25,7 +25,8 @@ pub use progress::Progress;
 pub use registry::registry;
 
 /// What a model is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Stt,
@@ -268,18 +269,23 @@ pub(crate) struct ManifestFile {
 pub(crate) const MANIFEST: &str = "manifest.json";
 
 /// The state of one installed file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct FileStatus {
     pub file: String,
+    #[ts(type = "string")]
     pub path: PathBuf,
+    #[ts(type = "number")]
     pub expected_size: u64,
     /// Size on disk; None when absent.
+    #[ts(type = "number | null")]
     pub size: Option<u64>,
     pub ok: bool,
 }
 
 /// One model as `switchboard models status` reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ModelStatus {
     pub name: String,
     pub kind: ModelKind,
@@ -287,9 +293,12 @@ pub struct ModelStatus {
     pub license: String,
     pub installed: bool,
     /// The model's folder.
+    #[ts(type = "string")]
     pub path: PathBuf,
     /// Installed size (or the size once installed).
+    #[ts(type = "number")]
     pub size_bytes: u64,
+    #[ts(type = "number")]
     pub download_bytes: u64,
     pub files: Vec<FileStatus>,
     /// What keeps it from being installed, in words; empty when installed.

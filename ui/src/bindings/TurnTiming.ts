@@ -19,4 +19,9 @@ barge_in_min_ms: number,
 /**
  * A turn longer than this is ended regardless of pauses.
  */
-max_turn_ms: number, };
+max_turn_ms: number, 
+/**
+ * Smart Turn: end a turn sooner when the customer sounds finished and wait
+ * when they pause mid-sentence (when the model is installed).
+ */
+smart_turn: boolean, };

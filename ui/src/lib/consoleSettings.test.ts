@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALERTS } from './alerts';
-import { checkSettings, defaultSettings, migrateLegacy, orNull, parseKeywords } from './consoleSettings';
+import {
+  checkSettings, defaultSettings, llmEngine, LOCAL_LLM_MODELS, localModelOf, migrateLegacy, orNull, parseKeywords, TTS_VOICES,
+} from './consoleSettings';
 import { messages } from './i18n';
 
 describe('defaults', () => {
@@ -11,6 +13,15 @@ describe('defaults', () => {
     expect(d.alerts.keywords).toEqual(DEFAULT_ALERTS.keywords);
     expect(d.llm.base_url).toBeNull();
     expect(checkSettings(d)).toEqual({});
+  });
+  it('are the fully local voice agent (src/settings.rs defaults)', () => {
+    const d = defaultSettings();
+    expect(d.llm.local).toBe('qwen2.5-0.5b');
+    expect(LOCAL_LLM_MODELS).toContain(d.llm.local);
+    expect(d.stt.model).toBe('whisper-base');
+    expect(d.tts.english).toBe('piper');
+    expect(TTS_VOICES.english).toEqual(['piper', 'espeak']);
+    expect(d.turn.smart_turn).toBe(true);
   });
   it('are fresh copies', () => {
     const a = defaultSettings();
@@ -56,15 +67,29 @@ describe('checkSettings', () => {
     expect(Object.keys(withChange((s) => { s.alerts.threshold = 1.5; }))).toEqual(['alerts.threshold']);
     expect(Object.keys(withChange((s) => { s.alerts.threshold = Number.NaN; }))).toEqual(['alerts.threshold']);
     expect(Object.keys(withChange((s) => { s.alerts.turns = 0; }))).toEqual(['alerts.turns']);
-    expect(Object.keys(withChange((s) => { s.llm.model = '  '; }))).toEqual(['llm.model']);
+    expect(Object.keys(withChange((s) => { s.llm.local = null; s.llm.base_url = 'http://127.0.0.1:8080/v1'; s.llm.model = '  '; }))).toEqual(['llm.model']);
     expect(Object.keys(withChange((s) => { s.turn.silence_hold_ms = 50; }))).toEqual(['turn.silence_hold_ms']);
     expect(Object.keys(withChange((s) => { s.turn.min_speech_ms = 2.5; }))).toEqual(['turn.min_speech_ms']);
     expect(Object.keys(withChange((s) => { s.llm.first_token_timeout_ms = 0; }))).toEqual(['llm.first_token_timeout_ms']);
     expect(withChange((s) => { s.turn.max_turn_ms = 3000; s.turn.silence_hold_ms = 3000; })).toEqual({ 'turn.max_turn_ms': { key: 'invalid.maxTurn' } });
     expect(Object.keys(withChange((s) => { s.alerts.keywords = ['x'.repeat(101)]; }))).toEqual(['alerts.keywords']);
   });
+  it('knows the local models', () => {
+    expect(withChange((s) => { s.llm.local = 'smollm2-135m'; })).toEqual({});
+    expect(withChange((s) => { s.llm.local = null; })).toEqual({});
+    expect(withChange((s) => { s.llm.local = 'llama-70b'; })).toEqual({ 'llm.local': { key: 'invalid.choice' } });
+  });
+  it('checks the server URL and model only when the server writes the replies', () => {
+    // Local model: the server settings are kept but unused.
+    expect(withChange((s) => { s.llm.base_url = 'ftp://x'; s.llm.model = ' '; })).toEqual({});
+    // Built-in replies: nothing to check.
+    expect(withChange((s) => { s.llm.local = null; s.llm.model = ''; })).toEqual({});
+    // The server: both checked.
+    expect(Object.keys(withChange((s) => { s.llm.local = null; s.llm.base_url = 'ftp://x'; s.llm.model = ' '; })).sort()).toEqual(['llm.base_url', 'llm.model']);
+    expect(withChange((s) => { s.llm.local = null; s.llm.base_url = 'http://127.0.0.1:8080/v1'; })).toEqual({});
+  });
   it('accepts http(s) base URLs only, without credentials', () => {
-    const url = (u: string) => withChange((s) => { s.llm.base_url = u; })['llm.base_url']?.key ?? null;
+    const url = (u: string) => withChange((s) => { s.llm.local = null; s.llm.base_url = u; })['llm.base_url']?.key ?? null;
     expect(url('http://127.0.0.1:8080/v1')).toBeNull();
     expect(url('https://api.openai.com/v1')).toBeNull();
     expect(url('HTTPS://api.example.com')).toBeNull();
@@ -77,9 +102,27 @@ describe('checkSettings', () => {
   it('gives range parameters for the message', () => {
     const p = withChange((s) => { s.turn.max_turn_ms = 1; })['turn.max_turn_ms'];
     expect(p).toEqual({ key: 'invalid.range', params: { min: 2000, max: 120000 } });
-    for (const k of ['invalid.range', 'invalid.url', 'invalid.urlCredentials', 'invalid.required', 'invalid.maxTurn', 'invalid.keywordLength'] as const) {
+    for (const k of ['invalid.range', 'invalid.url', 'invalid.urlCredentials', 'invalid.required', 'invalid.maxTurn', 'invalid.keywordLength', 'invalid.choice'] as const) {
       expect(messages[k].ar).toMatch(/[\u0600-\u06FF]/);
     }
+  });
+});
+
+describe('llmEngine', () => {
+  it('says who writes the replies: a local model wins over a URL', () => {
+    const s = defaultSettings();
+    expect(llmEngine(s)).toBe('local:qwen2.5-0.5b');
+    s.llm.base_url = 'http://127.0.0.1:8080/v1';
+    expect(llmEngine(s)).toBe('local:qwen2.5-0.5b');
+    s.llm.local = null;
+    expect(llmEngine(s)).toBe('server');
+    s.llm.base_url = null;
+    expect(llmEngine(s)).toBe('templates');
+  });
+  it('names the local model of a choice', () => {
+    expect(localModelOf('local:smollm2-135m')).toBe('smollm2-135m');
+    expect(localModelOf('server')).toBeNull();
+    expect(localModelOf('templates')).toBeNull();
   });
 });
 

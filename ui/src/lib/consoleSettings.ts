@@ -9,9 +9,25 @@ import type { MessageKey } from './i18n';
 /** Where settings lived before the shell persisted them (read once, then removed). */
 export const LEGACY_KEY = 'switchboard.settings.v1';
 
-/** Choices the engine knows (src/settings.rs STT_MODELS, TTS_*_VOICES). */
+/** Choices the engine knows (src/settings.rs LOCAL_LLM_MODELS, STT_MODELS, TTS_*_VOICES). */
+export const LOCAL_LLM_MODELS = ['qwen2.5-0.5b', 'smollm2-135m'] as const;
 export const STT_MODELS = ['whisper-base', 'whisper-tiny-en'] as const;
-export const TTS_VOICES = { english: ['espeak'], arabic: ['espeak'] } as const;
+export const TTS_VOICES = { english: ['piper', 'espeak'], arabic: ['espeak'] } as const;
+
+/**
+ * Who writes the agent's replies: a local model (`local:<name>`), the
+ * OpenAI-compatible server at `llm.base_url`, or the built-in template replies.
+ */
+export type LlmEngine = `local:${string}` | 'server' | 'templates';
+
+/** The engine the saved settings choose (a local model wins over a URL, which is then kept but unused). */
+export function llmEngine(s: ConsoleSettings): LlmEngine {
+  if (s.llm.local !== null) return `local:${s.llm.local}`;
+  return s.llm.base_url !== null ? 'server' : 'templates';
+}
+
+/** The local model of an engine choice, or null. */
+export const localModelOf = (e: LlmEngine): string | null => (e.startsWith('local:') ? e.slice('local:'.length) : null);
 
 /** Allowed ranges (src/settings.rs `validate`). */
 export const LIMITS = {
@@ -28,10 +44,10 @@ export function defaultSettings(): ConsoleSettings {
   return {
     ui_lang: 'en',
     alerts: { threshold: DEFAULT_ALERTS.threshold, turns: DEFAULT_ALERTS.turns, keywords: [...DEFAULT_ALERTS.keywords] },
-    llm: { base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
+    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
     stt: { model: 'whisper-base' },
-    tts: { english: 'espeak', arabic: 'espeak' },
-    turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30_000 },
+    tts: { english: 'piper', arabic: 'espeak' },
+    turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30_000, smart_turn: true },
     audio: { input_device: null, output_device: null, headset: false },
   };
 }
@@ -85,7 +101,7 @@ export const orNull = (s: string | null | undefined): string | null => (s && s.t
 
 export type SettingsField =
   | 'alerts.threshold' | 'alerts.turns' | 'alerts.keywords'
-  | 'llm.base_url' | 'llm.model' | 'llm.first_token_timeout_ms'
+  | 'llm.local' | 'llm.base_url' | 'llm.model' | 'llm.first_token_timeout_ms'
   | 'turn.silence_hold_ms' | 'turn.min_speech_ms' | 'turn.barge_in_min_ms' | 'turn.max_turn_ms';
 
 export interface FieldProblem { key: MessageKey; params?: Record<string, string | number> }
@@ -95,7 +111,20 @@ function range(v: number, [min, max]: readonly [number, number]): FieldProblem |
   return Number.isFinite(v) && Number.isInteger(v) && v >= min && v <= max ? null : { key: 'invalid.range', params: { min, max } };
 }
 
-/** The problems the page can name by itself, by field (empty when none). */
+/** Why an OpenAI-compatible base URL would be refused, or null when it is fine. */
+export function checkBaseUrl(url: string): FieldProblem | null {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url.trim());
+  if (!m || !/^https?$/i.test(m[1])) return { key: 'invalid.url' };
+  if (m[2].includes('@')) return { key: 'invalid.urlCredentials' };
+  if (!m[2] || m[2].startsWith(':')) return { key: 'invalid.url' };
+  return null;
+}
+
+/**
+ * The problems the page can name by itself, by field (empty when none). The server's
+ * URL and model name are checked only when the server writes the replies (no local
+ * model and a URL set); otherwise they are kept but unused.
+ */
 export function checkSettings(s: ConsoleSettings): Problems {
   const p: Problems = {};
   const put = (f: SettingsField, v: FieldProblem | null) => { if (v) p[f] = v; };
@@ -103,14 +132,12 @@ export function checkSettings(s: ConsoleSettings): Problems {
   if (!(typeof th === 'number' && Number.isFinite(th) && th >= -1 && th <= 1)) p['alerts.threshold'] = { key: 'invalid.range', params: { min: -1, max: 1 } };
   put('alerts.turns', range(s.alerts.turns, LIMITS.turns));
   if (s.alerts.keywords.some((k) => [...k].length > 100)) p['alerts.keywords'] = { key: 'invalid.keywordLength' };
-  const url = s.llm.base_url;
-  if (url !== null) {
-    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url.trim());
-    if (!m || !/^https?$/i.test(m[1])) p['llm.base_url'] = { key: 'invalid.url' };
-    else if (m[2].includes('@')) p['llm.base_url'] = { key: 'invalid.urlCredentials' };
-    else if (!m[2] || m[2].startsWith(':')) p['llm.base_url'] = { key: 'invalid.url' };
+  const local = s.llm.local;
+  if (local !== null && !(LOCAL_LLM_MODELS as readonly string[]).includes(local)) p['llm.local'] = { key: 'invalid.choice' };
+  if (llmEngine(s) === 'server') {
+    put('llm.base_url', checkBaseUrl(s.llm.base_url ?? ''));
+    if (!s.llm.model.trim()) p['llm.model'] = { key: 'invalid.required' };
   }
-  if (!s.llm.model.trim()) p['llm.model'] = { key: 'invalid.required' };
   put('llm.first_token_timeout_ms', range(s.llm.first_token_timeout_ms, LIMITS.first_token_timeout_ms));
   put('turn.silence_hold_ms', range(s.turn.silence_hold_ms, LIMITS.silence_hold_ms));
   put('turn.min_speech_ms', range(s.turn.min_speech_ms, LIMITS.min_speech_ms));

@@ -8,6 +8,7 @@ import type { ConsoleSettings } from '../bindings/ConsoleSettings';
 import type { Customer } from '../bindings/Customer';
 import type { DeskStatus } from '../bindings/DeskStatus';
 import type { DeviceList } from '../bindings/DeviceList';
+import type { ModelStatus } from '../bindings/ModelStatus';
 import type { NewCustomer } from '../bindings/NewCustomer';
 import type { NewTicket } from '../bindings/NewTicket';
 import type { SecretInfo } from '../bindings/SecretInfo';
@@ -62,6 +63,8 @@ export const secretStatus = () => call<SecretInfo[]>('secret_status');
 /** Stores a key in the OS keyring. The value goes one way: nothing ever returns it. */
 export const setSecret = (name: SecretName, value: string) => call<void>('set_secret', { name, value });
 export const deleteSecret = (name: SecretName) => call<void>('delete_secret', { name });
+/** The local models (speech, voice, end of turn, language model): installed or not, and how to install them. */
+export const modelStatus = () => call<ModelStatus[]>('model_status');
 
 /** The sound devices of this computer (rejects e.g. with `device_unavailable` when there are none). */
 export const listAudioDevices = () => call<DeviceList>('list_audio_devices');
