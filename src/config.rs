@@ -284,21 +284,7 @@ impl Config {
                 ..PiperConfig::default()
             };
             match PiperTts::installed(config) {
-                Ok(piper) => {
-                    // The personas' handoff lines are spoken the moment a customer
-                    // is routed, while they wait: synthesize them once, up front.
-                    static PREWARM: std::sync::Once = std::sync::Once::new();
-                    PREWARM.call_once(|| {
-                        use crate::routing::{persona, PersonaId};
-                        piper.prewarm(
-                            [PersonaId::Reception, PersonaId::Sales, PersonaId::Support]
-                                .into_iter()
-                                .map(|id| persona(id).handoff_line(Lang::En))
-                                .collect(),
-                        );
-                    });
-                    return vec![Arc::new(piper), espeak];
-                }
+                Ok(piper) => return vec![Arc::new(piper), espeak],
                 Err(e) => {
                     tracing::info!(code = e.code(), error = %e, "Piper voice is off; English uses espeak-ng")
                 }
@@ -330,6 +316,32 @@ impl Config {
         #[cfg(not(feature = "whisper"))]
         {
             None
+        }
+    }
+
+    /// Synthesizes the personas' English handoff lines with Piper once per
+    /// process, in the background, so they play at once when a customer is
+    /// routed (they are spoken while the customer waits). For long-lived
+    /// processes (the console, a server, benches); a no-op without Piper.
+    pub fn prewarm_voices(&self) {
+        if !self.tts.piper {
+            return;
+        }
+        static PREWARM: std::sync::Once = std::sync::Once::new();
+        let config = PiperConfig {
+            espeak_binary: self.tts.espeak_binary.clone(),
+            ..PiperConfig::default()
+        };
+        if let Ok(piper) = PiperTts::installed(config) {
+            PREWARM.call_once(|| {
+                use crate::routing::{persona, PersonaId};
+                piper.prewarm(
+                    [PersonaId::Reception, PersonaId::Sales, PersonaId::Support]
+                        .into_iter()
+                        .map(|id| persona(id).handoff_line(Lang::En))
+                        .collect(),
+                );
+            });
         }
     }
 

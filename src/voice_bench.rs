@@ -279,6 +279,7 @@ pub async fn run(config: &Config, opts: &VoiceBenchOptions) -> Result<VoiceRepor
     }
     let customer_voice: Arc<dyn TextToSpeech> = Arc::new(espeak);
     config.start_local_llm();
+    config.prewarm_voices();
     let whisper_threads = WhisperOptions::default().threads;
 
     let mut runs = Vec::new();

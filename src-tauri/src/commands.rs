@@ -76,6 +76,7 @@ pub(crate) async fn call_setup(
     };
     let providers = tauri::async_runtime::spawn_blocking(move || {
         call_config.start_local_llm();
+        call_config.prewarm_voices();
         let mut providers = call_config.providers();
         if audio == Audio::Recognized {
             providers.stt = call_config.speech_to_text();
