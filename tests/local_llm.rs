@@ -153,6 +153,11 @@ async fn prefill_decodes_the_call_so_far_so_the_next_turn_decodes_only_what_is_n
         max_tokens: 80,
         temperature: 0.0,
     });
+    // Speech recognition takes a thread less while the model works.
+    assert!(
+        switchboard::llm::local::busy(),
+        "a prefill in flight counts"
+    );
     // The prefill runs in the background: wait until the server has finished it.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -440,6 +440,32 @@ impl LocalLlm {
     }
 }
 
+/// Requests (replies, prefills) this process has in flight to a local model.
+static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a local model is working for this process right now. Other CPU-bound
+/// work (speech recognition) takes fewer threads meanwhile: two spinning ggml
+/// thread pools on the same cores slow each other down many times over.
+pub fn busy() -> bool {
+    IN_FLIGHT.load(std::sync::atomic::Ordering::Relaxed) > 0
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 fn shared_map() -> &'static Mutex<HashMap<LocalLlmOptions, LocalLlm>> {
     static MAP: OnceLock<Mutex<HashMap<LocalLlmOptions, LocalLlm>>> = OnceLock::new();
     MAP.get_or_init(|| Mutex::new(HashMap::new()))
@@ -458,6 +484,7 @@ impl LanguageModel for LocalLlm {
 
     fn stream(&self, request: ChatRequest) -> TokenStream {
         let this = self.clone();
+        let in_flight = InFlight::new();
         let start = async move {
             match this.ready().await {
                 Ok(client) => client.stream(request),
@@ -467,7 +494,10 @@ impl LanguageModel for LocalLlm {
                 }
             }
         };
-        Box::pin(futures::stream::once(start).flatten())
+        Box::pin(futures::stream::once(start).flatten().map(move |item| {
+            let _ = &in_flight;
+            item
+        }))
     }
 
     /// Decodes the prompt into the server's cache (one token is generated and

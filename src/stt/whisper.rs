@@ -72,13 +72,16 @@ impl WhisperSize {
 #[derive(Debug, Clone)]
 pub struct WhisperOptions {
     /// Threads per decode (`$SWITCHBOARD_WHISPER_THREADS`, else every core, 1 to
-    /// 4). A call decodes while the customer speaks and right after, when its LLM
-    /// and voice are idle, so recognition gets the whole CPU (`switchboard
-    /// bench-voice`: final text 153 ms p50 with 2 threads on 2 cores, 508 ms with
-    /// one). ggml's threads spin on each other, so a server running many calls at
-    /// once should set 1: when another process takes a core, two threads on two
-    /// cores decode several times slower than one.
+    /// 4): on an idle 2-core machine two threads halve the final's latency
+    /// (`switchboard bench-voice`, docs/models.md).
     pub threads: usize,
+    /// Take one thread less while this process's local LLM is working (prefilling
+    /// the next prompt while the customer speaks, answering another call). ggml's
+    /// threads spin on each other: with the LLM's own spinning pool on the same
+    /// cores, two threads on two cores decode many times slower than one (a short
+    /// utterance took over 15 s in the console's end-to-end test). Off when
+    /// `$SWITCHBOARD_WHISPER_THREADS` fixes the count.
+    pub yield_to_llm: bool,
     /// How often a session re-decodes its buffer for a partial (0: no partials).
     pub partial_every: Duration,
     /// Shortest encoder window of a final decode, in seconds: whisper.cpp's
@@ -97,12 +100,13 @@ impl Default for WhisperOptions {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let fixed_threads = std::env::var("SWITCHBOARD_WHISPER_THREADS")
+            .ok()
+            .and_then(|t| t.trim().parse::<usize>().ok())
+            .filter(|&t| t > 0);
         Self {
-            threads: std::env::var("SWITCHBOARD_WHISPER_THREADS")
-                .ok()
-                .and_then(|t| t.trim().parse::<usize>().ok())
-                .filter(|&t| t > 0)
-                .unwrap_or(cores.clamp(1, 4)),
+            threads: fixed_threads.unwrap_or(cores.clamp(1, 4)),
+            yield_to_llm: fixed_threads.is_none(),
             partial_every: Duration::from_millis(500),
             final_min_window_s: DEFAULT_MIN_WINDOW_S,
             partial_min_window_s: DEFAULT_MIN_WINDOW_S,
@@ -482,7 +486,11 @@ fn decode(
     };
     let audio_ctx = window_for(audio.len(), min_window_s);
     let max_tokens = max_tokens_for(audio.len());
-    let threads = shared.opts.threads.max(1) as i32;
+    let mut threads = shared.opts.threads.max(1);
+    if shared.opts.yield_to_llm && crate::llm::local::busy() {
+        threads = (threads - 1).max(1);
+    }
+    let threads = threads as i32;
     let flag_ptr = Arc::as_ptr(abort) as *mut c_void;
     let params = |language: Option<&'static str>| {
         let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
