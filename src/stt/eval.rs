@@ -111,6 +111,52 @@ pub fn english_set() -> Vec<EvalItem> {
         .collect()
 }
 
+/// The voice name of items spoken by the Piper voice (piper-joe) instead of
+/// espeak-ng.
+pub const PIPER_VOICE: &str = "piper";
+
+/// The same 36 English sentences spoken by the Piper neural voice.
+pub fn english_piper_set() -> Vec<EvalItem> {
+    ENGLISH
+        .iter()
+        .map(|text| EvalItem {
+            text,
+            lang: Lang::En,
+            voice: PIPER_VOICE,
+            rate_wpm: 0,
+        })
+        .collect()
+}
+
+/// Speaks `item` with its voice: the Piper voice for [`PIPER_VOICE`] (which
+/// must be installed), espeak-ng otherwise; 300 ms of silence either side.
+pub async fn speak(espeak: &Path, item: &EvalItem) -> Result<Vec<i16>, String> {
+    if item.voice != PIPER_VOICE {
+        return synthesize(espeak, item);
+    }
+    use crate::tts::{PiperConfig, PiperTts, TextToSpeech, VoiceSpec};
+    use futures::StreamExt;
+    let tts = PiperTts::installed(PiperConfig {
+        espeak_binary: espeak.to_path_buf(),
+        ..PiperConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let voice = VoiceSpec {
+        lang: Lang::En,
+        voice: String::new(),
+        rate_wpm: 0,
+        pitch: 0,
+    };
+    let pad = vec![0i16; SAMPLE_RATE as usize * 3 / 10];
+    let mut audio = pad.clone();
+    let mut stream = tts.synthesize(item.text, &voice);
+    while let Some(chunk) = stream.next().await {
+        audio.extend(chunk.map_err(|e| format!("Piper: {e}"))?);
+    }
+    audio.extend(pad);
+    Ok(audio)
+}
+
 /// 20 Arabic call-center sentences over two espeak-ng voices.
 pub fn arabic_set() -> Vec<EvalItem> {
     ARABIC
@@ -232,7 +278,7 @@ pub async fn run_set(
     let mut scored = Vec::with_capacity(items.len());
     let mut voices: Vec<(String, usize, usize)> = Vec::new();
     for item in items {
-        let audio = synthesize(espeak, item)?;
+        let audio = speak(espeak, item).await?;
         let t = model
             .transcribe(&audio, hint)
             .await
@@ -454,6 +500,11 @@ pub async fn bench(opts: &BenchOptions) -> Result<String, String> {
                 LangHint::En
             },
         )];
+        let english_hint = runs[0].2;
+        match crate::models::installed_file(crate::tts::piper::MODEL_NAME) {
+            Ok(_) => runs.push(("english-piper", take(english_piper_set()), english_hint)),
+            Err(e) => lines.push(format!("English spoken by Piper: skipped ({e})")),
+        }
         if model.is_multilingual() {
             runs.push(("arabic", take(arabic_set()), LangHint::Auto));
             runs.push(("arabic", take(arabic_set()), LangHint::Ar));
