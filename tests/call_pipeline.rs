@@ -9,11 +9,35 @@ use std::time::Duration;
 use common::*;
 use switchboard::events::{EndReason, EventKind, Speaker};
 use switchboard::llm::fake::{FakeFailure, FakeLanguageModel};
-use switchboard::llm::LanguageModel;
+use switchboard::llm::{ChatRequest, LanguageModel};
 use switchboard::transport::SttMode;
 use switchboard::tts::fake::{FakeTextToSpeech, FakeTtsFailure};
 
 const SPEED: f64 = 10.0;
+
+type Requests = Arc<std::sync::Mutex<Vec<ChatRequest>>>;
+
+/// A fake LLM answering `reply` that keeps every request it is sent.
+fn recording_llm(reply: &'static str) -> (Requests, Arc<dyn LanguageModel>) {
+    let asked: Requests = Arc::default();
+    let seen = asked.clone();
+    let llm = FakeLanguageModel::replying_with(move |req| {
+        seen.lock().unwrap().push(req.clone());
+        reply.into()
+    });
+    (asked, Arc::new(llm))
+}
+
+/// The requests of a call's turns, without the end-of-call summary's.
+fn turn_requests(asked: &Requests) -> Vec<ChatRequest> {
+    asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|q| !q.messages[0].content.contains("call summaries"))
+        .cloned()
+        .collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_turn_english_call_streams_every_step() {
@@ -353,21 +377,13 @@ async fn takeover_silences_the_ai_until_handback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whisper_reaches_the_next_prompt_and_the_reply_is_streamed() {
-    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = asked.clone();
-    let llm = FakeLanguageModel::replying_with(move |req| {
-        seen.lock().unwrap().push(req.clone());
-        "Of course. I have applied a free month to your account.".into()
-    });
+    let (asked, llm) = recording_llm("Of course. I have applied a free month to your account.");
     let r = run(
         r#"{"lang":"en","turns":[
             {"say":"My internet keeps dropping"},
             {"supervisor":{"action":"whisper","text":"Offer one free month"}},
             {"say":"Can you do anything for me?"}]}"#,
-        providers(
-            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
-            fast_fake_tts(),
-        ),
+        providers(Some(llm), fast_fake_tts()),
         SttMode::Text,
         SPEED,
     )
@@ -400,21 +416,13 @@ async fn whisper_reaches_the_next_prompt_and_the_reply_is_streamed() {
 /// system prompt (where it changed the first tokens of every later request).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_prompt_extends_the_previous_one_across_a_handoff() {
-    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = asked.clone();
-    let llm = FakeLanguageModel::replying_with(move |req| {
-        seen.lock().unwrap().push(req.clone());
-        "Our premium plan is forty dollars a month.".into()
-    });
+    let (asked, llm) = recording_llm("Our premium plan is forty dollars a month.");
     let r = run(
         r#"{"lang":"en","turns":[
             {"say":"Hello, I'd like to buy the premium internet plan"},
             {"say":"How much is it per month?"},
             {"say":"Does it include a router?"}]}"#,
-        providers(
-            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
-            fast_fake_tts(),
-        ),
+        providers(Some(llm), fast_fake_tts()),
         SttMode::Text,
         SPEED,
     )
@@ -425,13 +433,7 @@ async fn each_prompt_extends_the_previous_one_across_a_handoff() {
         "{}",
         r.dump()
     );
-    let asked: Vec<_> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|q| !q.messages[0].content.contains("call summaries"))
-        .cloned()
-        .collect();
+    let asked = turn_requests(&asked);
     assert_eq!(asked.len(), 3, "{}", r.dump());
     // Turn 1 is Sarah's first: the handoff line comes last, after the customer.
     let first = &asked[0];
@@ -469,33 +471,19 @@ async fn each_prompt_extends_the_previous_one_across_a_handoff() {
 /// would decode the whole history again each turn).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_call_keeps_its_prompt_prefix_between_history_trims() {
-    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = asked.clone();
-    let llm = FakeLanguageModel::replying_with(move |req| {
-        seen.lock().unwrap().push(req.clone());
-        "Okay.".into()
-    });
+    let (asked, llm) = recording_llm("Okay.");
     let turns: Vec<String> = (1..=14)
         .map(|i| format!(r#"{{"say":"Thanks, tell me more about point {i}"}}"#))
         .collect();
     let json = format!(r#"{{"lang":"en","turns":[{}]}}"#, turns.join(","));
     let r = run(
         &json,
-        providers(
-            Some(Arc::new(llm) as Arc<dyn LanguageModel>),
-            fast_fake_tts(),
-        ),
+        providers(Some(llm), fast_fake_tts()),
         SttMode::Text,
         SPEED,
     )
     .await;
-    let asked: Vec<_> = asked
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|q| !q.messages[0].content.contains("call summaries"))
-        .cloned()
-        .collect();
+    let asked = turn_requests(&asked);
     assert_eq!(asked.len(), 14, "{}", r.dump());
     assert!(r.persona_changes().is_empty(), "{}", r.dump());
     let window = switchboard::call::CallConfig::default().history_turns * 2;
