@@ -75,10 +75,17 @@ fn base() -> WhisperModel {
     WhisperModel::shared(WhisperSize::Base).expect("whisper-base")
 }
 
+/// Whisper decodes on every core, so two tests decoding at once (the test harness
+/// runs two at a time) each run at half speed — and the streaming-partials test,
+/// which feeds audio in real time, then sees a partial every few seconds instead
+/// of every half second. Every test that decodes holds this lock while it does.
+static DECODING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const EN_FIXTURE: &str = "Hello, I would like to check the status of my order.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn english_recordings_are_transcribed_by_both_models() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("english", &[WhisperSize::Base, WhisperSize::TinyEn]) {
         return;
     }
@@ -103,6 +110,7 @@ async fn english_recordings_are_transcribed_by_both_models() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn espeak_english_sentences_have_a_low_word_error_rate() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("espeak english", &[WhisperSize::Base, WhisperSize::TinyEn])
         || !espeak_installed("espeak english")
     {
@@ -152,6 +160,7 @@ async fn espeak_english_sentences_have_a_low_word_error_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arabic_is_detected_and_its_accuracy_reported() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("arabic", &[WhisperSize::Base]) {
         return;
     }
@@ -204,6 +213,7 @@ async fn arabic_is_detected_and_its_accuracy_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_clip_gives_the_same_text_whatever_was_decoded_before() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("determinism", &[WhisperSize::Base]) {
         return;
     }
@@ -235,6 +245,7 @@ async fn the_same_clip_gives_the_same_text_whatever_was_decoded_before() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partials_arrive_while_the_customer_speaks_and_push_never_waits() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("partials", &[WhisperSize::TinyEn]) || !espeak_installed("partials") {
         return;
     }
@@ -357,6 +368,7 @@ async fn a_missing_model_names_the_fetch_command_and_the_call_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_call_runs_through_local_whisper() {
+    let _decoding = DECODING.lock().await;
     if !models_installed("call", &[WhisperSize::Base]) || !espeak_installed("call") {
         return;
     }
@@ -380,6 +392,7 @@ fn bin() -> Command {
 
 #[test]
 fn cli_transcribe_prints_json_then_the_plain_transcript() {
+    let _decoding = DECODING.blocking_lock();
     if !models_installed("cli transcribe", &[WhisperSize::TinyEn]) {
         return;
     }
