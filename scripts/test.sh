@@ -32,6 +32,10 @@ export SWITCHBOARD_REQUIRE_AUDIO=1
 KEYRING_ENV=$(bash scripts/keyring.sh start "$KEYRING_TMP")
 while IFS= read -r line; do export "${line?}"; done <<<"$KEYRING_ENV"
 export SWITCHBOARD_REQUIRE_KEYRING=1
+# LiveKit's official Python server SDK, the other side of the LiveKit token, webhook
+# and RoomService tests (tests/livekit_server_api.rs): they must run, never skip.
+SWITCHBOARD_LIVEKIT_SDK=$(bash scripts/livekit-sdk.sh)
+export SWITCHBOARD_LIVEKIT_SDK SWITCHBOARD_REQUIRE_LIVEKIT_SDK=1
 # The local models were fetched by setup.sh: the tests that use them must run, never skip.
 export SWITCHBOARD_REQUIRE_MODELS=1
 # The local LLM server runs in its own process (llama.cpp cannot share a binary with

@@ -28,6 +28,17 @@ pub struct Config {
     /// Language of the greeting when a call's language is not fixed.
     pub default_lang: Lang,
     pub crm: CrmSettings,
+    pub livekit: LivekitSettings,
+}
+
+/// Where the LiveKit server is. Its API key and secret are secrets (OS keyring or
+/// `LIVEKIT_API_KEY` / `LIVEKIT_API_SECRET`), never here.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct LivekitSettings {
+    /// `wss://…` (or `ws://127.0.0.1:7880` for `livekit-server --dev`).
+    /// `LIVEKIT_URL` overrides it.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -68,6 +79,7 @@ impl Default for Config {
             turn: TurnConfig::default(),
             default_lang: Lang::Ar,
             crm: CrmSettings::default(),
+            livekit: LivekitSettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod crm;
 pub mod events;
 pub mod hub;
 pub mod lang;
+pub mod livekit;
 pub mod llm;
 pub mod metrics;
 pub mod models;

