@@ -9,6 +9,7 @@
 
 pub mod calls;
 pub mod credentials;
+pub mod ffi;
 pub mod rooms;
 pub mod token;
 pub mod webhook;

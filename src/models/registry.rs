@@ -224,6 +224,158 @@ pub fn registry() -> Vec<ModelSpec> {
         )],
     });
 
+    // LiveKit's Rust SDK compiled with a C ABI (liblivekit_ffi), from the `livekit`
+    // wheel that LiveKit's Python SDK loads, and that wheel's protobuf modules: the
+    // message schema the library speaks (scripts/livekit-ffi-protos.py checks that
+    // src/livekit/ffi/livekit_ffi.fds is exactly theirs). A native library: the
+    // wheel is pinned to one platform so its hash is fixed.
+    models.push(ModelSpec {
+        name: "livekit-ffi".into(),
+        kind: ModelKind::Runtime,
+        about: "LiveKit's Rust SDK as a C library (liblivekit_ffi), media for LiveKit rooms (Linux x86_64)".into(),
+        license: "Apache-2.0".into(),
+        only_on: Some("linux-x86_64"),
+        packages: vec![Package {
+            name: "livekit".into(),
+            version: "1.2.1".into(),
+            sdist: false,
+            file: Some("livekit-1.2.1-py3-none-manylinux_2_28_x86_64.whl".into()),
+            pip_args: ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }],
+        inputs: vec![
+            input(
+                0,
+                "livekit/rtc/resources/liblivekit_ffi.so",
+                28_265_384,
+                "b0e3b91dcf42b486045b6acca4863b132e3c4d114d5701b5759c7661c04ea1eb",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/audio_frame_pb2.py",
+                18_727,
+                "6cd495cdf547ea607bb7326b6ed4d59df0a121c98fee9634af9bb90309612708",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/capture_pb2.py",
+                7_198,
+                "14952f6906a76facef63dd3a6ea6d7ef96bb45f7b14ff1a8b8bc3c1c96ace383",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/data_stream_pb2.py",
+                22_024,
+                "ea1f69fb9de924208fca05124bfac39e1ce1bd7df999440b5a225a4811382f5c",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/data_track_pb2.py",
+                15_888,
+                "239992b56a547827d8bc4f6a91efddeba95400bbf5418b175097715c337ab665",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/e2ee_pb2.py",
+                9_180,
+                "061209fc3580456c3d336acdd8f2751dadae0e0fc6666b42d9287075dbdfab17",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/ffi_pb2.py",
+                25_708,
+                "f68a77f1e850f4ea82f246252a881e113fd921e800cb02a2839f748e637972cb",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/handle_pb2.py",
+                1_150,
+                "5be2937d97aff573b0e597c39394027e722434d8749635449f21b4185c1f7d0b",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/participant_pb2.py",
+                5_231,
+                "8be65b6b23793c01d25fc275ce5ccd32d6c0a1b051bdace10623a96a1ee7d3f7",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/room_pb2.py",
+                43_948,
+                "1a827512e618d8772bb5121eb268d652a48039fbe67917553fb7c821998e75b5",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/rpc_pb2.py",
+                4_031,
+                "8ebd5ce4459f9df51e3d97ce7a0c7ce679c52514b419b2459364c5bec876e873",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/stats_pb2.py",
+                23_810,
+                "3ddff02d6d5b6718d3183b5ae9bdfc00bbbe82414f1b8a1a44383535fc0d802c",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/track_pb2.py",
+                7_814,
+                "3877e4803aff42fcb24d76d9e23cce076a4bc6b69729b2ad958aa733525fa6f9",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/track_publication_pb2.py",
+                2_796,
+                "5ba975dec075765542367d0bfb3dc26f1701bf1f7fdf2916a416d979936b7c0b",
+                Role::File,
+            ),
+            input(
+                0,
+                "livekit/rtc/_proto/video_frame_pb2.py",
+                11_568,
+                "043a6edc290315f8336828a9f08b1f9ca316ab83e69cbc9024d4687177f18550",
+                Role::File,
+            ),
+        ],
+        build: Build::Copy,
+        outputs: vec![
+            output(
+                "liblivekit_ffi.so",
+                28_265_384,
+                "b0e3b91dcf42b486045b6acca4863b132e3c4d114d5701b5759c7661c04ea1eb",
+            ),
+            output("audio_frame_pb2.py", 18_727, "6cd495cdf547ea607bb7326b6ed4d59df0a121c98fee9634af9bb90309612708"),
+            output("capture_pb2.py", 7_198, "14952f6906a76facef63dd3a6ea6d7ef96bb45f7b14ff1a8b8bc3c1c96ace383"),
+            output("data_stream_pb2.py", 22_024, "ea1f69fb9de924208fca05124bfac39e1ce1bd7df999440b5a225a4811382f5c"),
+            output("data_track_pb2.py", 15_888, "239992b56a547827d8bc4f6a91efddeba95400bbf5418b175097715c337ab665"),
+            output("e2ee_pb2.py", 9_180, "061209fc3580456c3d336acdd8f2751dadae0e0fc6666b42d9287075dbdfab17"),
+            output("ffi_pb2.py", 25_708, "f68a77f1e850f4ea82f246252a881e113fd921e800cb02a2839f748e637972cb"),
+            output("handle_pb2.py", 1_150, "5be2937d97aff573b0e597c39394027e722434d8749635449f21b4185c1f7d0b"),
+            output("participant_pb2.py", 5_231, "8be65b6b23793c01d25fc275ce5ccd32d6c0a1b051bdace10623a96a1ee7d3f7"),
+            output("room_pb2.py", 43_948, "1a827512e618d8772bb5121eb268d652a48039fbe67917553fb7c821998e75b5"),
+            output("rpc_pb2.py", 4_031, "8ebd5ce4459f9df51e3d97ce7a0c7ce679c52514b419b2459364c5bec876e873"),
+            output("stats_pb2.py", 23_810, "3ddff02d6d5b6718d3183b5ae9bdfc00bbbe82414f1b8a1a44383535fc0d802c"),
+            output("track_pb2.py", 7_814, "3877e4803aff42fcb24d76d9e23cce076a4bc6b69729b2ad958aa733525fa6f9"),
+            output("track_publication_pb2.py", 2_796, "5ba975dec075765542367d0bfb3dc26f1701bf1f7fdf2916a416d979936b7c0b"),
+            output("video_frame_pb2.py", 11_568, "043a6edc290315f8336828a9f08b1f9ca316ab83e69cbc9024d4687177f18550"),
+        ],
+    });
+
     // Piper en_US "joe" (medium): the English neural voice.
     models.push(ModelSpec {
         name: "piper-joe".into(),

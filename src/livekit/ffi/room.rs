@@ -1,0 +1,447 @@
+//! A LiveKit room joined through the library: connect with a URL and token,
+//! the room's events (who joined and left, tracks, reconnecting, disconnected),
+//! the agent's audio track published, captions sent on LiveKit's transcription
+//! topic, and a clean disconnect that releases every handle.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::audio::{AudioStream, LocalAudioTrack};
+use super::{answer, client, expect_answer, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
+
+/// LiveKit's text-stream topic for captions (what LiveKit's clients render).
+pub const TRANSCRIPTION_TOPIC: &str = "lk.transcription";
+
+#[derive(Debug, Clone)]
+pub struct RoomOptions {
+    /// Give up joining after this long.
+    pub connect_timeout: Duration,
+    /// Extra attempts the library makes to join.
+    pub join_retries: u32,
+}
+
+impl Default for RoomOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            join_retries: 1,
+        }
+    }
+}
+
+/// What happens in a joined room.
+#[derive(Debug)]
+pub enum RoomEvent {
+    ParticipantConnected {
+        identity: String,
+        /// standard, sip, agent…
+        kind: String,
+    },
+    ParticipantDisconnected {
+        identity: String,
+    },
+    /// We now receive this participant's track (audio: make an [`AudioStream`]).
+    TrackSubscribed {
+        identity: String,
+        track_sid: String,
+        audio: bool,
+        track: OwnedHandle,
+    },
+    TrackUnsubscribed {
+        identity: String,
+        track_sid: String,
+    },
+    /// The connection dropped; the library is trying to restore it.
+    Reconnecting,
+    Reconnected,
+    /// We are out of the room for good (left, removed, room closed, network).
+    Disconnected {
+        reason: String,
+    },
+}
+
+/// Someone else in the room.
+#[derive(Debug)]
+pub struct RemoteParticipant {
+    pub identity: String,
+    pub kind: String,
+    handle: OwnedHandle,
+}
+
+impl RemoteParticipant {
+    /// Their microphone's audio at `sample_rate` Hz mono, in frames of `frame_ms`.
+    pub fn audio(&self, sample_rate: u32, frame_ms: u32) -> Result<AudioStream, FfiError> {
+        AudioStream::for_participant(self.handle.id(), sample_rate, 1, frame_ms)
+    }
+}
+
+#[derive(Debug)]
+pub struct Room {
+    handle: OwnedHandle,
+    local: OwnedHandle,
+    pub name: String,
+    pub sid: String,
+    pub local_identity: String,
+    participants: HashMap<String, RemoteParticipant>,
+    events: mpsc::UnboundedReceiver<Routed>,
+}
+
+/// A room event as routed from the callback: handles already owned.
+#[derive(Debug)]
+pub(super) enum Routed {
+    Event(RoomEvent),
+    Joined(RemoteParticipant),
+}
+
+fn kind_name(kind: i32) -> String {
+    proto::ParticipantKind::try_from(kind)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("PARTICIPANT_KIND_")
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn reason_name(reason: i32) -> String {
+    proto::DisconnectReason::try_from(reason)
+        .map(|r| r.as_str_name().to_ascii_lowercase())
+        .unwrap_or_else(|_| "unknown_reason".into())
+}
+
+fn participant(p: proto::OwnedParticipant) -> Option<RemoteParticipant> {
+    let info = p.info;
+    let handle = OwnedHandle::new(p.handle)?;
+    Some(RemoteParticipant {
+        identity: info.identity,
+        kind: kind_name(info.kind),
+        handle,
+    })
+}
+
+impl Room {
+    /// Joins the room at `url` with `token`. A server that is not there, refuses
+    /// the token or does not answer in time is an error naming the cause; nothing
+    /// is left behind.
+    pub async fn connect(url: &str, token: &str, opts: &RoomOptions) -> Result<Room, FfiError> {
+        if url.trim().is_empty() || token.trim().is_empty() {
+            return Err(FfiError::Input("a room needs a URL and a token".into()));
+        }
+        let c = client()?;
+        let (id, rx) = expect_answer(None);
+        let resp = c.request(
+            "Connect",
+            proto::ffi_request::Message::Connect(proto::ConnectRequest {
+                url: url.trim().to_string(),
+                token: token.trim().to_string(),
+                options: proto::RoomOptions {
+                    auto_subscribe: Some(true),
+                    adaptive_stream: Some(false),
+                    dynacast: Some(false),
+                    join_retries: Some(opts.join_retries),
+                    connect_timeout_ms: Some(opts.connect_timeout.as_millis() as u64),
+                    ..Default::default()
+                },
+                request_async_id: Some(id),
+            }),
+        );
+        if let Err(e) = resp {
+            super::forget_answer(id);
+            return Err(e);
+        }
+        // The library's own timeout applies per attempt; ours bounds the whole.
+        let budget = opts.connect_timeout * (opts.join_retries + 1) + Duration::from_secs(5);
+        let cb = match answer("Connect", id, rx, budget).await? {
+            proto::ffi_event::Message::Connect(cb) => cb,
+            _ => return Err(FfiError::Protocol { what: "Connect" }),
+        };
+        use proto::connect_callback::Message as M;
+        let result = match cb.message {
+            Some(M::Error(e)) => return Err(FfiError::Connect(e)),
+            Some(M::Result(r)) => r,
+            None => return Err(FfiError::Protocol { what: "Connect" }),
+        };
+        let room = result.room;
+        let info = room.info;
+        let handle = OwnedHandle::new(room.handle).ok_or(FfiError::Protocol { what: "Connect" })?;
+        let local = result.local_participant;
+        let local_identity = local.info.identity.clone();
+        let local = OwnedHandle::new(local.handle).ok_or(FfiError::Protocol { what: "Connect" })?;
+        let mut participants = HashMap::new();
+        for p in result.participants {
+            // Publications are announced again as tracks get subscribed.
+            for publication in p.publications {
+                drop(OwnedHandle::new(publication.handle));
+            }
+            if let Some(rp) = participant(p.participant) {
+                participants.insert(rp.identity.clone(), rp);
+            }
+        }
+        let (tx, events) = mpsc::unbounded_channel();
+        super::router().register_room(handle.id(), tx);
+        Ok(Room {
+            handle,
+            local,
+            name: info.name,
+            sid: info.sid.unwrap_or_default(),
+            local_identity,
+            participants,
+            events,
+        })
+    }
+
+    pub fn participant(&self, identity: &str) -> Option<&RemoteParticipant> {
+        self.participants.get(identity)
+    }
+
+    pub fn participants(&self) -> impl Iterator<Item = &RemoteParticipant> {
+        self.participants.values()
+    }
+
+    /// The next event; None once the room is gone.
+    pub async fn next_event(&mut self) -> Option<RoomEvent> {
+        match self.events.recv().await? {
+            Routed::Joined(p) => {
+                let event = RoomEvent::ParticipantConnected {
+                    identity: p.identity.clone(),
+                    kind: p.kind.clone(),
+                };
+                self.participants.insert(p.identity.clone(), p);
+                Some(event)
+            }
+            Routed::Event(e) => {
+                if let RoomEvent::ParticipantDisconnected { identity } = &e {
+                    self.participants.remove(identity);
+                }
+                Some(e)
+            }
+        }
+    }
+
+    /// Publishes the agent's voice; returns the track's id in the room.
+    pub async fn publish_audio(&self, track: &LocalAudioTrack) -> Result<String, FfiError> {
+        let c = client()?;
+        let (id, rx) = expect_answer(None);
+        let resp = c.request(
+            "PublishTrack",
+            proto::ffi_request::Message::PublishTrack(proto::PublishTrackRequest {
+                local_participant_handle: self.local.id(),
+                track_handle: track.handle_id(),
+                options: proto::TrackPublishOptions {
+                    source: Some(proto::TrackSource::SourceMicrophone as i32),
+                    dtx: Some(true),
+                    red: Some(true),
+                    ..Default::default()
+                },
+                request_async_id: Some(id),
+            }),
+        );
+        if let Err(e) = resp {
+            super::forget_answer(id);
+            return Err(e);
+        }
+        match answer("PublishTrack", id, rx, ANSWER_TIMEOUT).await? {
+            proto::ffi_event::Message::PublishTrack(cb) => {
+                use proto::publish_track_callback::Message as M;
+                match cb.message {
+                    Some(M::Error(e)) => Err(FfiError::Refused {
+                        what: "PublishTrack",
+                        reason: e,
+                    }),
+                    Some(M::Publication(p)) => {
+                        let sid = p.info.sid;
+                        drop(OwnedHandle::new(p.handle));
+                        Ok(sid)
+                    }
+                    None => Err(FfiError::Protocol {
+                        what: "PublishTrack",
+                    }),
+                }
+            }
+            _ => Err(FfiError::Protocol {
+                what: "PublishTrack",
+            }),
+        }
+    }
+
+    /// A caption on LiveKit's transcription topic, attributed to `track_sid`
+    /// (the agent's track for its words, the customer's for theirs). Interim
+    /// captions share `segment_id` with the final one that replaces them.
+    pub async fn send_transcription(
+        &self,
+        text: &str,
+        segment_id: &str,
+        track_sid: &str,
+        is_final: bool,
+    ) -> Result<(), FfiError> {
+        let c = client()?;
+        let (id, rx) = expect_answer(None);
+        let attributes = [
+            ("lk.segment_id", segment_id),
+            ("lk.transcribed_track_id", track_sid),
+            (
+                "lk.transcription_final",
+                if is_final { "true" } else { "false" },
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let resp = c.request(
+            "StreamSendText",
+            proto::ffi_request::Message::SendText(proto::StreamSendTextRequest {
+                local_participant_handle: self.local.id(),
+                options: proto::StreamTextOptions {
+                    topic: TRANSCRIPTION_TOPIC.to_string(),
+                    attributes,
+                    ..Default::default()
+                },
+                text: text.to_string(),
+                request_async_id: Some(id),
+            }),
+        );
+        if let Err(e) = resp {
+            super::forget_answer(id);
+            return Err(e);
+        }
+        match answer("StreamSendText", id, rx, ANSWER_TIMEOUT).await? {
+            proto::ffi_event::Message::SendText(cb) => {
+                use proto::stream_send_text_callback::Result as R;
+                match cb.result {
+                    Some(R::Error(e)) => Err(FfiError::Refused {
+                        what: "StreamSendText",
+                        reason: e.description,
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            _ => Err(FfiError::Protocol {
+                what: "StreamSendText",
+            }),
+        }
+    }
+
+    /// Leaves the room and releases its handles.
+    pub async fn disconnect(self) -> Result<(), FfiError> {
+        let c = client()?;
+        let (id, rx) = expect_answer(None);
+        let resp = c.request(
+            "Disconnect",
+            proto::ffi_request::Message::Disconnect(proto::DisconnectRequest {
+                room_handle: self.handle.id(),
+                request_async_id: Some(id),
+                reason: Some(proto::DisconnectReason::ClientInitiated as i32),
+            }),
+        );
+        if let Err(e) = resp {
+            super::forget_answer(id);
+            return Err(e);
+        }
+        answer("Disconnect", id, rx, ANSWER_TIMEOUT).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        super::router().unregister_room(self.handle.id());
+    }
+}
+
+impl Router {
+    fn register_room(&self, room: u64, tx: mpsc::UnboundedSender<Routed>) {
+        let early = self
+            .early_rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&room)
+            .unwrap_or_default();
+        for e in early {
+            let _ = tx.send(e);
+        }
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room, tx);
+    }
+
+    fn unregister_room(&self, room: u64) {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&room);
+        self.early_rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&room);
+    }
+}
+
+/// In the library's callback: own the handles, type the event, pass it on (or
+/// keep it for a room whose `connect` has not returned yet).
+pub(super) fn route_room_event(r: &Router, ev: proto::RoomEvent) {
+    use proto::room_event::Message as M;
+    let routed = match ev.message {
+        Some(M::ParticipantConnected(p)) => participant(p.info).map(Routed::Joined),
+        Some(M::ParticipantDisconnected(p)) => {
+            Some(Routed::Event(RoomEvent::ParticipantDisconnected {
+                identity: p.participant_identity,
+            }))
+        }
+        Some(M::TrackSubscribed(t)) => {
+            let track = t.track;
+            let info = track.info;
+            OwnedHandle::new(track.handle).map(|h| {
+                Routed::Event(RoomEvent::TrackSubscribed {
+                    identity: t.participant_identity,
+                    track_sid: info.sid,
+                    audio: info.kind == proto::TrackKind::KindAudio as i32,
+                    track: h,
+                })
+            })
+        }
+        Some(M::TrackUnsubscribed(t)) => Some(Routed::Event(RoomEvent::TrackUnsubscribed {
+            identity: t.participant_identity,
+            track_sid: t.track_sid,
+        })),
+        Some(M::TrackPublished(t)) => {
+            // Auto-subscribe follows with TrackSubscribed; release the publication.
+            drop(OwnedHandle::new(t.publication.handle));
+            None
+        }
+        Some(M::LocalTrackPublished(_)) => None,
+        Some(M::Reconnecting(_)) => Some(Routed::Event(RoomEvent::Reconnecting)),
+        Some(M::Reconnected(_)) => Some(Routed::Event(RoomEvent::Reconnected)),
+        Some(M::Disconnected(d)) => Some(Routed::Event(RoomEvent::Disconnected {
+            reason: reason_name(d.reason),
+        })),
+        Some(M::Eos(_)) => Some(Routed::Event(RoomEvent::Disconnected {
+            reason: "room_closed".into(),
+        })),
+        _ => None,
+    };
+    let Some(routed) = routed else { return };
+    let tx = r
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&ev.room_handle)
+        .cloned();
+    match tx {
+        Some(tx) => {
+            let _ = tx.send(routed);
+        }
+        None => {
+            let mut early = r.early_rooms.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: a few rooms being joined, a few hundred events each.
+            if early.len() < 64 || early.contains_key(&ev.room_handle) {
+                let queue = early.entry(ev.room_handle).or_default();
+                if queue.len() < 256 {
+                    queue.push(routed);
+                }
+            }
+        }
+    }
+}
