@@ -62,6 +62,17 @@ pub struct ConsoleSettings {
     pub tts: TtsVoices,
     pub turn: TurnTiming,
     pub audio: AudioDevices,
+    pub livekit: LivekitChoice,
+}
+
+/// The LiveKit server whose rooms the console joins ("Join LiveKit room"). Its
+/// API key and secret are kept in the OS keyring (API keys), never here.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct LivekitChoice {
+    /// `wss://…`, `ws://…` or `http(s)://…`; `LIVEKIT_URL` is used when unset.
+    pub url: Option<String>,
 }
 
 /// When a call is flagged on the wall (and a desktop notification is sent).
@@ -214,6 +225,7 @@ impl Default for ConsoleSettings {
             tts: TtsVoices::default(),
             turn: TurnTiming::default(),
             audio: AudioDevices::default(),
+            livekit: LivekitChoice::default(),
         }
     }
 }
@@ -351,6 +363,9 @@ impl ConsoleSettings {
                 },
             },
             turn: TurnTiming::from(&config.turn),
+            livekit: LivekitChoice {
+                url: config.livekit.url.clone(),
+            },
             ..Self::default()
         }
     }
@@ -362,6 +377,7 @@ impl ConsoleSettings {
         tidy(&mut self.llm.local);
         tidy(&mut self.audio.input_device);
         tidy(&mut self.audio.output_device);
+        tidy(&mut self.livekit.url);
         self.llm.model = self.llm.model.trim().to_string();
         let mut seen = std::collections::HashSet::new();
         self.alerts.keywords = std::mem::take(&mut self.alerts.keywords)
@@ -439,6 +455,18 @@ impl ConsoleSettings {
             ));
         }
 
+        if let Some(url) = &self.livekit.url {
+            if url.chars().count() > MAX_TEXT_CHARS {
+                return Err(SettingsError::new("livekit.url", "is too long"));
+            }
+            crate::livekit::credentials::http_base(url).map_err(|_| {
+                SettingsError::new(
+                    "livekit.url",
+                    "must be a wss://, ws://, https:// or http:// address without a user or password",
+                )
+            })?;
+        }
+
         for (field, dev) in [
             ("audio.input_device", &self.audio.input_device),
             ("audio.output_device", &self.audio.output_device),
@@ -472,6 +500,7 @@ impl ConsoleSettings {
         config.turn.semantic.enabled = self.turn.smart_turn;
         config.stt.model = self.stt.model.clone();
         config.tts.piper = self.tts.english == "piper";
+        config.livekit.url = self.livekit.url.clone();
     }
 }
 
@@ -559,6 +588,30 @@ mod tests {
         s = valid();
         s.llm.first_token_timeout_ms = 0;
         assert_eq!(field_of(&s), "llm.first_token_timeout_ms");
+    }
+
+    #[test]
+    fn the_livekit_url_is_checked_and_reaches_the_engine() {
+        let mut s = ConsoleSettings::default();
+        assert_eq!(s.livekit.url, None);
+        s.livekit.url = Some("  wss://callfloor.example.com  ".into());
+        s.normalize();
+        s.validate().unwrap();
+        let mut c = Config::default();
+        s.apply_to(&mut c);
+        assert_eq!(
+            c.livekit.url.as_deref(),
+            Some("wss://callfloor.example.com")
+        );
+        assert_eq!(ConsoleSettings::from_config(&c).livekit.url, c.livekit.url);
+        for bad in ["callfloor.example.com", "ftp://x", "wss://key:secret@x"] {
+            s.livekit.url = Some(bad.into());
+            let e = s.validate().expect_err(bad);
+            assert_eq!(e.field, "livekit.url");
+        }
+        s.livekit.url = Some("   ".into());
+        s.normalize();
+        assert_eq!(s.livekit.url, None);
     }
 
     #[test]

@@ -7,14 +7,19 @@
 //! every test in the binary. Skips without the model, or fails under
 //! SWITCHBOARD_REQUIRE_MODELS=1 (scripts/test.sh).
 
+mod common;
+
 use std::f32::consts::PI;
 use std::time::{Duration, Instant};
 
+use switchboard::hub::LocalHub;
 use switchboard::livekit::ffi::{
-    self, live_handles, AudioSource, AudioStream, FfiClient, FfiError, LocalAudioTrack, Room,
-    RoomOptions,
+    self, live_handles, settled_live_handles, AudioSource, AudioStream, FfiClient, FfiError,
+    LocalAudioTrack, Room, RoomOptions,
 };
-use switchboard::livekit::{mint, LiveKitCredentials, Role, TokenRequest};
+use switchboard::livekit::{
+    mint, start_room_call, LiveKitCredentials, Role, RoomCall, RoomCallError, TokenRequest,
+};
 
 fn installed() -> bool {
     match ffi::library_path() {
@@ -26,6 +31,19 @@ fn installed() -> bool {
             eprintln!("skipping: liblivekit_ffi is not installed ({other:?})");
             false
         }
+    }
+}
+
+/// Live handles once pending releases are done and any frame still in flight
+/// from a closed stream has come and gone (up to 2 s).
+fn settled(want: usize) -> usize {
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let n = settled_live_handles(Duration::from_secs(2));
+        if n == want || Instant::now() > until {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -102,7 +120,10 @@ async fn audio_flows_a_missing_room_is_a_clear_error_and_shutdown_is_clean() {
         ));
         source.clear().unwrap();
     }
-    assert_eq!(live_handles(), baseline, "every handle released");
+    // Frames still in flight when the stream closed are released just after.
+    let t = Instant::now();
+    assert_eq!(settled(baseline), baseline, "every handle released");
+    eprintln!("handles settled in {:?}", t.elapsed());
 
     // Nothing listens on this port: a clear error, and nothing left behind.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -126,7 +147,40 @@ async fn audio_flows_a_missing_room_is_a_clear_error_and_shutdown_is_clean() {
     assert!(matches!(err, FfiError::Connect(_)), "{err:?}");
     assert_eq!(err.code(), "livekit_connect_failed");
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert_eq!(live_handles(), baseline, "a failed join leaks no handle");
+    assert_eq!(settled(baseline), baseline, "a failed join leaks no handle");
+
+    // The same for a whole call: no call is started, nothing is left behind.
+    let hub = LocalHub::new(64);
+    let creds = LiveKitCredentials::new(
+        Some(&format!("ws://127.0.0.1:{port}")),
+        "APIkey",
+        "secret-of-thirty-two-characters!",
+    )
+    .unwrap();
+    let call = RoomCall {
+        room: "support-ar-7".into(),
+        agent_identity: "switchboard-agent".into(),
+        call_id: "call-room-1".into(),
+        config: Default::default(),
+        providers: common::providers(None, common::fast_fake_tts()),
+        crm: None,
+        record: None,
+        customer_wait: Duration::from_secs(5),
+        room_options: opts.clone(),
+    };
+    let started = Instant::now();
+    let err = match start_room_call(&hub, &creds, call).await {
+        Ok(h) => panic!("call {} started with no room", h.call_id),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(err, RoomCallError::Media(FfiError::Connect(_))),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Connection refused"), "{err}");
+    eprintln!("room call refused after {:?}", started.elapsed());
+    assert!(hub.is_empty(), "no call was started");
+    assert_eq!(settled(baseline), baseline);
 
     // Shut down: later requests say so instead of crashing.
     ffi::dispose();
@@ -157,4 +211,76 @@ fn the_compiled_message_schema_is_the_installed_wheels() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn agent_cli() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.env("SWITCHBOARD_KEYRING", "off")
+        .env_remove("LIVEKIT_URL")
+        .env_remove("LIVEKIT_API_KEY")
+        .env_remove("LIVEKIT_API_SECRET");
+    c
+}
+
+#[test]
+fn agent_cli_names_what_is_missing_and_a_room_that_is_not_there() {
+    // No credentials: exit 2 before anything is loaded.
+    let out = agent_cli()
+        .args([
+            "agent", "--room", "call-1", "--db", "none", "--llm", "fallback",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LIVEKIT_API_KEY"), "{err}");
+    // No URL: exit 2 naming LIVEKIT_URL.
+    let out = agent_cli()
+        .env("LIVEKIT_API_KEY", "APIkey")
+        .env("LIVEKIT_API_SECRET", "secret-of-thirty-two-characters!")
+        .args([
+            "agent", "--room", "call-1", "--db", "none", "--llm", "fallback",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LIVEKIT_URL"));
+    #[cfg(feature = "whisper")]
+    {
+        if !installed() {
+            return;
+        }
+        // Everything installed, nothing listening: exit 1 with the cause, no
+        // event printed (no call started).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let out = agent_cli()
+            .env("LIVEKIT_API_KEY", "APIkey")
+            .env("LIVEKIT_API_SECRET", "secret-of-thirty-two-characters!")
+            .env("LIVEKIT_URL", format!("ws://127.0.0.1:{port}"))
+            .args([
+                "agent",
+                "--room",
+                "call-1",
+                "--db",
+                "none",
+                "--llm",
+                "fallback",
+                "--stt-model",
+                "tiny.en",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("cannot join the LiveKit room"), "{err}");
+        assert!(err.contains("Connection refused"), "{err}");
+        assert!(!err.contains("secret-of-thirty-two-characters!"));
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

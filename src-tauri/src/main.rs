@@ -6,6 +6,7 @@
 
 mod audio;
 mod commands;
+mod livekit;
 mod scenarios;
 mod settings;
 mod state;
@@ -51,6 +52,7 @@ fn main() {
             audio::start_mic_call,
             audio::listen_call,
             audio::supervisor_microphone,
+            livekit::join_livekit_room,
             commands::start_simulation,
             commands::list_calls,
             commands::supervisor_command,

@@ -7,6 +7,7 @@
 //! Media (joining a room as the agent) goes through `liblivekit_ffi`, the Rust SDK
 //! that LiveKit's Python, Node and Unity SDKs load (see docs/livekit.md).
 
+pub mod call;
 pub mod calls;
 pub mod credentials;
 pub mod ffi;
@@ -14,6 +15,7 @@ pub mod rooms;
 pub mod token;
 pub mod webhook;
 
+pub use call::{start_room_call, RoomCall, RoomCallError};
 pub use calls::{CallAction, EndReason, RoomCalls};
 pub use credentials::{CredentialsError, LiveKitCredentials, URL_ENV};
 pub use rooms::{

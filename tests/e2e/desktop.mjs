@@ -88,6 +88,9 @@ const display = `:${90 + Math.floor(Math.random() * 9)}`;
 start('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp']);
 await new Promise((r) => setTimeout(r, 800));
 const port = await freePort();
+// A LiveKit server that is not there: "Join LiveKit room" must say so (the key pair is
+// a dummy of this test's, passed the way servers pass it: the environment).
+const closedLivekitPort = await freePort();
 // API keys set by this test go to their own keyring service (scripts/test.sh runs a
 // throwaway Secret Service; see scripts/keyring.sh).
 const keyringService = `switchboard-e2e-${process.pid}`;
@@ -97,6 +100,9 @@ const appEnv = {
   SWITCHBOARD_KEYRING_SERVICE: keyringService,
   SWITCHBOARD_DB_URL: `sqlite://${join(data, 'crm.sqlite3')}`,
   SWITCHBOARD_SIM_SPEED: '1.5',
+  LIVEKIT_URL: `ws://127.0.0.1:${closedLivekitPort}`,
+  LIVEKIT_API_KEY: 'APIe2eDummy',
+  LIVEKIT_API_SECRET: 'e2e-dummy-secret-of-32-characters',
   // XDG_DATA_HOME is private to this run; the local models are where setup.sh put them.
   SWITCHBOARD_MODELS_DIR: process.env.SWITCHBOARD_MODELS_DIR || join(homedir(), '.local', 'share', 'switchboard', 'models'),
 };
@@ -333,6 +339,21 @@ try {
     await wd.waitFor('.wall .inline-error', { timeout: 20000 });
     check('no sound device: a clear message on the wall', true);
   }
+
+  step = 'join a LiveKit room';
+  await waitClickText('nav button, aside button, button', 'Live calls');
+  await wd.waitFor('.wall', { timeout: 10000 });
+  await waitClickText('.wall button.join-room', 'Join LiveKit room');
+  await wd.waitFor('form.join-form', { timeout: 5000 });
+  check('the room name is typed in', await wd.exec(
+    `const el = document.querySelector('input[name="livekit_room"]'); if (!el) return false;
+     el.value = 'support-e2e'; el.dispatchEvent(new Event('input', { bubbles: true })); return true;`));
+  await waitClickText('form.join-form button', 'Join');
+  await wd.waitFor('.wall .inline-error[data-error="livekit"]', { timeout: 40000, pred: (t) => t.includes('cannot join') });
+  check('joining a LiveKit room that is not there: the cause shows on the wall', true);
+  const joinText = await wd.exec(`return document.querySelector('.wall .inline-error[data-error="livekit"]').textContent;`);
+  check('the message names the refused connection, not the key', /Connection refused/.test(joinText) && !joinText.includes('e2e-dummy-secret'), joinText.slice(0, 300));
+  await shot('livekit-join-error');
 
   step = 'arabic';
   await waitClickText('nav button, aside button, button', 'العربية');

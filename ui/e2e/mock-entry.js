@@ -23,6 +23,7 @@ const state = {
     tts: { english: 'piper', arabic: 'espeak' },
     turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30000, smart_turn: true },
     audio: { input_device: null, output_device: null, headset: false },
+    livekit: { url: null },
   },
   secrets: { llm_api_key: 'missing', livekit_api_key: 'environment', livekit_api_secret: 'environment', deepgram_api_key: 'missing', elevenlabs_api_key: 'missing' },
   envVars: { llm_api_key: ['SWITCHBOARD_LLM_API_KEY', 'OPENAI_API_KEY'], livekit_api_key: ['LIVEKIT_API_KEY'], livekit_api_secret: ['LIVEKIT_API_SECRET'], deepgram_api_key: ['DEEPGRAM_API_KEY'], elevenlabs_api_key: ['ELEVENLABS_API_KEY'] },
@@ -32,6 +33,8 @@ const state = {
   desk: { listening: null, microphones: [], local_calls: [] },
   micError: { code: 'no_input_device', message: 'No microphone was found. Connect one or pick another input in Settings.' },
   speakerError: null,
+  // `join_livekit_room` fails with `roomError` when set, like the shell does.
+  roomError: null,
   devices: { error: { code: 'device_unavailable', message: 'no sound device is available (DeviceNotAvailable)' } },
   // `model_status`: the speech models and voice are installed, the language models are
   // not. `modelsError` makes the command fail.
@@ -141,6 +144,9 @@ async function handle(cmd, args) {
       if (state.micError) throw clone(state.micError);
       state.desk.local_calls.push('mic-call-1');
       return 'mic-call-1';
+    case 'join_livekit_room':
+      if (state.roomError) throw clone(state.roomError);
+      return 'room-call-1';
     case 'listen_call':
       if (args.on && state.speakerError) throw clone(state.speakerError);
       state.desk.listening = args.on ? args.callId : (state.desk.listening === args.callId ? null : state.desk.listening);

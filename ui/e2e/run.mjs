@@ -255,6 +255,11 @@ try {
   await page.fill('input[name="silence_hold_ms"]', '700');
   await page.fill('input[name="max_turn_ms"]', '20000');
   await page.check('input[name="headset"]');
+  await page.fill('input[name="livekit_url"]', 'callfloor.example.com');
+  await page.click('[data-action="save-settings"]');
+  await page.waitForSelector('[data-field="livekit.url"]');
+  check((await textOf('[data-field="livekit.url"]')).includes('wss://') && (await savesHere()).length === 0, 'a LiveKit server without a scheme is not sent');
+  await page.fill('input[name="livekit_url"]', ' wss://callfloor.example.com ');
   await page.click('[data-action="save-settings"]');
   await page.waitForSelector('[data-outcome="saved"]');
   const saved = await savesHere();
@@ -267,6 +272,7 @@ try {
       tts: { english: 'piper', arabic: 'espeak' },
       turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000, smart_turn: true },
       audio: { input_device: null, output_device: null, headset: true },
+      livekit: { url: 'wss://callfloor.example.com' },
     },
   };
   check(saved.length === 1 && isDeepStrictEqual(saved[0], expected), 'save_settings received exactly the edited settings', JSON.stringify(saved));
@@ -411,6 +417,27 @@ try {
   check(await page.locator('.wall .inline-error').count() === 0, 'error cleared once the call started');
   check((await page.locator('.call-view .controls').textContent()).includes('This computer'), 'single-seat call marked as on this computer');
   check(await page.locator('.controls button.listen').isDisabled(), 'a single-seat call already plays on the speakers: no listen-in');
+
+  console.log('join a LiveKit room');
+  await page.click('[data-nav="wall"]');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.roomError = { code: 'livekit_connect_failed', message: 'cannot join the LiveKit room: engine: signal failure: transport connection error: IO error: Connection refused (os error 111)' }; });
+  await page.click('button.join-room');
+  check(await page.locator('form.join-form button[type="submit"]').isDisabled(), 'Join waits for a room name');
+  await page.fill('input[name="livekit_room"]', 'دعم-العملاء-7');
+  check((await page.$eval('input[name="livekit_room"]', (e) => getComputedStyle(e).direction)) === 'rtl', 'an Arabic room name is typed right to left');
+  await page.click('form.join-form button[type="submit"]');
+  await page.waitForSelector('.wall .inline-error[data-error="livekit"][data-code="livekit_connect_failed"]');
+  check((await page.locator('.wall .inline-error[data-error="livekit"]').textContent()).includes('Connection refused'), 'a room that cannot be joined: the cause on the wall');
+  const joinArgs = await page.evaluate(() => window.__SWITCHBOARD_MOCK__.calls.filter((c) => c.cmd === 'join_livekit_room').map((c) => c.args));
+  check(joinArgs.length === 1 && joinArgs[0].room === 'دعم-العملاء-7' && joinArgs[0].lang === 'auto', 'the room name reaches the shell as typed', JSON.stringify(joinArgs));
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.roomError = null; });
+  await page.click('form.join-form button[type="submit"]');
+  await emitAll([{ call_id: 'room-call-1', t_ms: 0, type: 'call_started', customer: { id: null, phone: '+971501234567', name: null }, lang: 'auto', persona: 'reception', transport: 'livekit', started_at_ms: Date.now() }]);
+  await page.waitForSelector('.call-view[data-call-id="room-call-1"]');
+  await page.click('[data-nav="wall"]');
+  await page.waitForSelector('.wall');
+  check(await page.locator('.wall .inline-error[data-error="livekit"]').count() === 0 && await page.locator('form.join-form').count() === 0,
+    'LiveKit error cleared and the form closed once the call started');
 
   check(dialogs.length === 0, 'no dialog fired', dialogs.join(' | '));
 

@@ -199,3 +199,144 @@ fn parse_ttl(s: &str) -> Result<Duration, Failure> {
     };
     Ok(Duration::from_secs(secs))
 }
+
+/// `switchboard agent --room NAME`: answers the call in one LiveKit room,
+/// headless (a server of the call floor).
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// The room whose caller the agent answers.
+    #[arg(long)]
+    room: String,
+    /// The agent's identity in the room.
+    #[arg(long, default_value = "switchboard-agent")]
+    identity: String,
+    /// Whisper model: base (Arabic and English) or tiny.en.
+    #[arg(long, default_value = "base")]
+    stt_model: String,
+    /// "local" (the local model, default), an OpenAI-compatible URL, or
+    /// "fallback" (the built-in template replies).
+    #[arg(long, default_value = "local")]
+    llm: String,
+    /// Model name for --llm URL; with --llm local: qwen2.5-0.5b or smollm2-135m.
+    #[arg(long)]
+    model: Option<String>,
+    /// CRM database: sqlite://PATH, postgres://…, or "none".
+    #[arg(long)]
+    db: Option<String>,
+    /// Seconds to wait for a caller to join.
+    #[arg(long, default_value_t = 120)]
+    wait: u64,
+    /// Also print a readable transcript on stderr.
+    #[arg(long)]
+    transcript: bool,
+}
+
+pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
+    use switchboard::call::CallConfig;
+    use switchboard::crm::CrmStore;
+    use switchboard::hub::LocalHub;
+    use switchboard::livekit::ffi;
+    use switchboard::livekit::{start_room_call, RoomCall};
+    use switchboard::persist::CrmWriter;
+
+    switchboard::livekit::token::check_name("room name", &args.room)
+        .and_then(|_| switchboard::livekit::token::check_name("identity", &args.identity))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let store = SecretStore::from_env();
+    let config_url = config.livekit.url.clone();
+    let creds = tokio::task::spawn_blocking(move || {
+        LiveKitCredentials::load(&store, config_url.as_deref())
+    })
+    .await
+    .map_err(|e| Failure::Other(e.to_string()))?
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    creds.url().map_err(|e| Failure::Input(e.to_string()))?;
+    // Everything the call needs is checked before joining: a missing model is
+    // named with its fetch command, not found out by the caller.
+    tokio::task::spawn_blocking(ffi::FfiClient::get)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let stt = crate::local_recognizer(&args.stt_model)?;
+    crate::choose_llm(&mut config, &args.llm, args.model.clone())?;
+    if let Some(problem) = config.local_llm_problem() {
+        eprintln!("warning: {problem}; the agent will answer from its templates");
+    }
+    config.start_local_llm();
+    let mut providers = config.providers();
+    providers.stt = Some(stt);
+
+    let hub = LocalHub::new(4096);
+    let printer = crate::spawn_event_printer(&hub, args.transcript);
+    let db_url = args
+        .db
+        .clone()
+        .or_else(|| config.crm.url.clone())
+        .unwrap_or_else(CrmStore::default_sqlite_url);
+    let (mut crm, mut writer) = (None, None);
+    if db_url != "none" {
+        match CrmStore::connect(&db_url).await {
+            Ok(store) => {
+                let w = CrmWriter::spawn(
+                    store.clone(),
+                    &config.crm.outbox_path(),
+                    Some(hub.event_sender()),
+                )
+                .map_err(|e| Failure::Other(e.to_string()))?;
+                crm = Some(store);
+                writer = Some(w);
+            }
+            Err(e) => eprintln!("warning: {e}; this call will not be recorded"),
+        }
+    }
+    let call = RoomCall {
+        room: args.room.clone(),
+        agent_identity: args.identity.clone(),
+        call_id: uuid::Uuid::new_v4().to_string(),
+        config: CallConfig {
+            default_lang: config.default_lang,
+            turn: config.turn.clone(),
+            ..Default::default()
+        },
+        providers,
+        crm,
+        record: writer.as_ref().map(CrmWriter::recorder),
+        customer_wait: Duration::from_secs(args.wait),
+        room_options: Default::default(),
+    };
+    eprintln!(
+        "joining LiveKit room {:?} as {:?}…",
+        args.room, args.identity
+    );
+    let result = start_room_call(&hub, &creds, call).await;
+    let outcome = match result {
+        Ok(handle) => {
+            tokio::select! {
+                _ = handle.ended() => {}
+                _ = tokio::signal::ctrl_c() => {
+                    let _ = handle
+                        .supervisor(switchboard::call::SupervisorCommand::End)
+                        .await;
+                    handle.ended().await;
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
+            Ok(())
+        }
+        Err(e) => Err(match &e {
+            switchboard::livekit::RoomCallError::Credentials(_)
+            | switchboard::livekit::RoomCallError::Token(_) => Failure::Input(e.to_string()),
+            _ => Failure::Other(e.to_string()),
+        }),
+    };
+    if let Some(w) = &writer {
+        let _ = w.flush(Duration::from_secs(10)).await;
+    }
+    tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
+        .await
+        .ok();
+    // Give the room task a moment to leave the room, then shut the library down.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ffi::dispose();
+    outcome
+}

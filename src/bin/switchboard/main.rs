@@ -156,6 +156,9 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Answer the call in a LiveKit room as the agent (headless; local Whisper,
+    /// the chosen LLM, the CRM). Events as JSON Lines on stdout.
+    Agent(livekit::AgentArgs),
     /// LiveKit: access tokens, rooms and participants on the server in
     /// LIVEKIT_URL (key and secret from the OS keyring or LIVEKIT_API_KEY /
     /// LIVEKIT_API_SECRET).
@@ -344,6 +347,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Models { action } => models_command(action).await,
         Command::Livekit { action } => livekit::run(&config, action).await,
+        Command::Agent(args) => livekit::agent(config, args).await,
         Command::Transcribe { file, lang, model } => transcribe(file, lang, model).await,
         Command::BenchStt {
             models,
@@ -459,7 +463,9 @@ fn whisper_size(model: &str) -> Result<switchboard::stt::whisper::WhisperSize, F
 /// The local recognizer for `simulate --stt local`; a missing model is bad input
 /// (exit 2) whose message names the fetch command.
 #[cfg(feature = "whisper")]
-fn local_recognizer(model: &str) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
+pub(crate) fn local_recognizer(
+    model: &str,
+) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
     use switchboard::stt::whisper::{WhisperModel, WhisperSpeechToText};
     let m =
         WhisperModel::shared(whisper_size(model)?).map_err(|e| Failure::Input(e.to_string()))?;
@@ -467,7 +473,9 @@ fn local_recognizer(model: &str) -> Result<Arc<dyn switchboard::stt::SpeechToTex
 }
 
 #[cfg(not(feature = "whisper"))]
-fn local_recognizer(_model: &str) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
+pub(crate) fn local_recognizer(
+    _model: &str,
+) -> Result<Arc<dyn switchboard::stt::SpeechToText>, Failure> {
     Err(Failure::Input(
         "this build has no local speech recognition (built without the `whisper` feature)".into(),
     ))
@@ -557,6 +565,80 @@ fn round3(x: f32) -> f64 {
     (x as f64 * 1000.0).round() / 1000.0
 }
 
+/// Prints every event as a JSON line on stdout (and, with `transcript`, a
+/// readable line on stderr) until the first call ends.
+pub(crate) fn spawn_event_printer(hub: &LocalHub, transcript: bool) -> tokio::task::JoinHandle<()> {
+    let mut events = hub.subscribe();
+    tokio::spawn(async move {
+        let stdout = std::io::stdout();
+        loop {
+            match events.recv().await {
+                Ok(ev) => {
+                    let end = matches!(ev.kind, EventKind::CallEnded { .. });
+                    if transcript {
+                        if let Some(line) = readable(&ev) {
+                            eprintln!("{line}");
+                        }
+                    }
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        let mut out = stdout.lock();
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                    if end {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("warning: {n} events were dropped by a slow output");
+                }
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// `--llm local|URL|fallback` and `--model`, onto the config (simulate, agent).
+pub(crate) fn choose_llm(
+    config: &mut Config,
+    llm: &str,
+    model: Option<String>,
+) -> Result<(), Failure> {
+    if llm == "local" {
+        let model = model
+            .clone()
+            .unwrap_or_else(|| switchboard::llm::local::DEFAULT_MODEL.into());
+        match switchboard::models::find(&model) {
+            Ok(spec) if spec.kind == switchboard::models::ModelKind::Llm => {}
+            _ => {
+                return Err(Failure::Input(format!(
+                    "--model {model:?} is not a local language model; use {} or {}",
+                    switchboard::llm::local::DEFAULT_MODEL,
+                    switchboard::llm::local::SMALL_MODEL
+                )))
+            }
+        }
+        let mut local = config.llm.local.clone().unwrap_or_default();
+        local.model = model;
+        config.llm.local = Some(local);
+    } else if llm != "fallback" {
+        if !(llm.starts_with("http://") || llm.starts_with("https://")) {
+            return Err(Failure::Input(format!(
+                "--llm must be an http(s) URL, \"local\" or \"fallback\", not {llm:?}"
+            )));
+        }
+        config.llm.base_url = Some(llm.to_string());
+        config.llm.local = None;
+    } else {
+        config.llm.base_url = None;
+        config.llm.local = None;
+    }
+    if let (Some(m), None) = (model, &config.llm.local) {
+        config.llm.model = m;
+    }
+    Ok(())
+}
+
 async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure> {
     let SimulateArgs {
         scenario: scenario_path,
@@ -586,38 +668,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         SttArg::Local => Some(local_recognizer(&stt_model)?),
         _ => None,
     };
-    if llm == "local" {
-        let model = model
-            .clone()
-            .unwrap_or_else(|| switchboard::llm::local::DEFAULT_MODEL.into());
-        match switchboard::models::find(&model) {
-            Ok(spec) if spec.kind == switchboard::models::ModelKind::Llm => {}
-            _ => {
-                return Err(Failure::Input(format!(
-                    "--model {model:?} is not a local language model; use {} or {}",
-                    switchboard::llm::local::DEFAULT_MODEL,
-                    switchboard::llm::local::SMALL_MODEL
-                )))
-            }
-        }
-        let mut local = config.llm.local.clone().unwrap_or_default();
-        local.model = model;
-        config.llm.local = Some(local);
-    } else if llm != "fallback" {
-        if !(llm.starts_with("http://") || llm.starts_with("https://")) {
-            return Err(Failure::Input(format!(
-                "--llm must be an http(s) URL, \"local\" or \"fallback\", not {llm:?}"
-            )));
-        }
-        config.llm.base_url = Some(llm);
-        config.llm.local = None;
-    } else {
-        config.llm.base_url = None;
-        config.llm.local = None;
-    }
-    if let (Some(m), None) = (model, &config.llm.local) {
-        config.llm.model = m;
-    }
+    choose_llm(&mut config, &llm, model)?;
     if let Some(problem) = config.local_llm_problem() {
         eprintln!("warning: {problem}; the agent will answer from its templates");
     }
@@ -647,34 +698,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         ..Default::default()
     };
     let hub = LocalHub::new(4096);
-    let mut events = hub.subscribe();
-    let printer = tokio::spawn(async move {
-        let stdout = std::io::stdout();
-        loop {
-            match events.recv().await {
-                Ok(ev) => {
-                    let end = matches!(ev.kind, EventKind::CallEnded { .. });
-                    if transcript {
-                        if let Some(line) = readable(&ev) {
-                            eprintln!("{line}");
-                        }
-                    }
-                    if let Ok(line) = serde_json::to_string(&ev) {
-                        let mut out = stdout.lock();
-                        let _ = writeln!(out, "{line}");
-                        let _ = out.flush();
-                    }
-                    if end {
-                        return;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("warning: {n} events were dropped by a slow output");
-                }
-                Err(_) => return,
-            }
-        }
-    });
+    let printer = spawn_event_printer(&hub, transcript);
     // The CRM: who is calling, what we know about them, and the durable record.
     let mut scenario = scenario;
     let db_url = db

@@ -27,7 +27,7 @@ use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
 pub use audio::{AudioSource, AudioStream, LocalAudioTrack, ReceivedAudio};
-pub use room::{Room, RoomEvent, RoomOptions};
+pub use room::{RemoteParticipant, Room, RoomEvent, RoomOptions};
 
 /// LiveKit's messages, generated from the wheel's own descriptors.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
@@ -131,6 +131,7 @@ static ROUTER: OnceLock<Router> = OnceLock::new();
 static CLIENT: OnceLock<Result<FfiClient, FfiError>> = OnceLock::new();
 static NEXT_ASYNC_ID: AtomicU64 = AtomicU64::new(1);
 static LIVE_HANDLES: AtomicUsize = AtomicUsize::new(0);
+static PENDING_DROPS: AtomicUsize = AtomicUsize::new(0);
 const EARLY_MAX: usize = 1024;
 
 fn router() -> &'static Router {
@@ -140,6 +141,16 @@ fn router() -> &'static Router {
 /// Handles given by the library and not dropped yet, in this process.
 pub fn live_handles() -> usize {
     LIVE_HANDLES.load(Ordering::SeqCst)
+}
+
+/// [`live_handles`] once the handles released inside the library's callback
+/// (handed to a helper thread) are dropped too, waiting at most `wait`.
+pub fn settled_live_handles(wait: Duration) -> usize {
+    let until = std::time::Instant::now() + wait;
+    while PENDING_DROPS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    live_handles()
 }
 
 /// Frames the library delivered while a stream's reader was not keeping up.
@@ -313,11 +324,16 @@ impl Drop for OwnedHandle {
         if IN_CALLBACK.with(|c| c.get()) {
             // Never call into the library from its own callback: a thread of
             // ours releases the handle right after.
-            deferred_drops()
+            PENDING_DROPS.fetch_add(1, Ordering::SeqCst);
+            let sent = deferred_drops()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .send(self.0)
-                .ok();
+                .send(self.0);
+            if sent.is_err() {
+                // No helper thread: released here after all, rather than leaked.
+                PENDING_DROPS.fetch_sub(1, Ordering::SeqCst);
+                release(self.0);
+            }
             return;
         }
         release(self.0);
@@ -349,6 +365,7 @@ fn deferred_drops() -> &'static Mutex<std::sync::mpsc::Sender<u64>> {
             .spawn(move || {
                 for id in rx {
                     release(id);
+                    PENDING_DROPS.fetch_sub(1, Ordering::SeqCst);
                 }
             })
             .ok();

@@ -159,7 +159,9 @@ impl Room {
         };
         use proto::connect_callback::Message as M;
         let result = match cb.message {
-            Some(M::Error(e)) => return Err(FfiError::Connect(e)),
+            Some(M::Error(e)) => {
+                return Err(FfiError::Connect(format!("{e} (server {})", url.trim())))
+            }
             Some(M::Result(r)) => r,
             None => return Err(FfiError::Protocol { what: "Connect" }),
         };

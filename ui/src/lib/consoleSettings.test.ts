@@ -88,6 +88,17 @@ describe('checkSettings', () => {
     expect(Object.keys(withChange((s) => { s.llm.local = null; s.llm.base_url = 'ftp://x'; s.llm.model = ' '; })).sort()).toEqual(['llm.base_url', 'llm.model']);
     expect(withChange((s) => { s.llm.local = null; s.llm.base_url = 'http://127.0.0.1:8080/v1'; })).toEqual({});
   });
+  it('accepts LiveKit servers as ws(s):// or http(s):// addresses, without credentials (src/livekit/credentials.rs)', () => {
+    const url = (u: string | null) => withChange((s) => { s.livekit.url = u; })['livekit.url']?.key ?? null;
+    expect(url(null)).toBeNull();
+    expect(url('wss://example.livekit.cloud')).toBeNull();
+    expect(url('ws://127.0.0.1:7880')).toBeNull();
+    expect(url('https://lk.example.com')).toBeNull();
+    expect(url('example.livekit.cloud')).toBe('invalid.livekitUrl');
+    expect(url('ftp://x')).toBe('invalid.livekitUrl');
+    expect(url('wss://')).toBe('invalid.livekitUrl');
+    expect(url('wss://key:secret@example.livekit.cloud')).toBe('invalid.urlCredentials');
+  });
   it('accepts http(s) base URLs only, without credentials', () => {
     const url = (u: string) => withChange((s) => { s.llm.local = null; s.llm.base_url = u; })['llm.base_url']?.key ?? null;
     expect(url('http://127.0.0.1:8080/v1')).toBeNull();

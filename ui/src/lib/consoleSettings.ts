@@ -49,6 +49,7 @@ export function defaultSettings(): ConsoleSettings {
     tts: { english: 'piper', arabic: 'espeak' },
     turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30_000, smart_turn: true },
     audio: { input_device: null, output_device: null, headset: false },
+    livekit: { url: null },
   };
 }
 
@@ -102,7 +103,8 @@ export const orNull = (s: string | null | undefined): string | null => (s && s.t
 export type SettingsField =
   | 'alerts.threshold' | 'alerts.turns' | 'alerts.keywords'
   | 'llm.local' | 'llm.base_url' | 'llm.model' | 'llm.first_token_timeout_ms'
-  | 'turn.silence_hold_ms' | 'turn.min_speech_ms' | 'turn.barge_in_min_ms' | 'turn.max_turn_ms';
+  | 'turn.silence_hold_ms' | 'turn.min_speech_ms' | 'turn.barge_in_min_ms' | 'turn.max_turn_ms'
+  | 'livekit.url';
 
 export interface FieldProblem { key: MessageKey; params?: Record<string, string | number> }
 export type Problems = Partial<Record<SettingsField, FieldProblem>>;
@@ -117,6 +119,15 @@ export function checkBaseUrl(url: string): FieldProblem | null {
   if (!m || !/^https?$/i.test(m[1])) return { key: 'invalid.url' };
   if (m[2].includes('@')) return { key: 'invalid.urlCredentials' };
   if (!m[2] || m[2].startsWith(':')) return { key: 'invalid.url' };
+  return null;
+}
+
+/** Why a LiveKit server URL would be refused (src/livekit/credentials.rs `http_base`), or null. */
+export function checkLivekitUrl(url: string): FieldProblem | null {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url.trim());
+  if (!m || !/^(wss?|https?)$/i.test(m[1])) return { key: 'invalid.livekitUrl' };
+  if (m[2].includes('@')) return { key: 'invalid.urlCredentials' };
+  if (!m[2] || m[2].startsWith(':')) return { key: 'invalid.livekitUrl' };
   return null;
 }
 
@@ -146,5 +157,6 @@ export function checkSettings(s: ConsoleSettings): Problems {
   if (!p['turn.max_turn_ms'] && !p['turn.silence_hold_ms'] && s.turn.silence_hold_ms >= s.turn.max_turn_ms) {
     p['turn.max_turn_ms'] = { key: 'invalid.maxTurn' };
   }
+  if (s.livekit.url !== null) put('livekit.url', checkLivekitUrl(s.livekit.url));
   return p;
 }

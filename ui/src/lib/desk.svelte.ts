@@ -3,10 +3,12 @@
 // problems are kept per call ('' for the wall) and shown in place.
 import { SvelteMap } from 'svelte/reactivity';
 import type { DeskStatus } from '../bindings/DeskStatus';
-import { deskStatus, listenCall, startMicCall, supervisorMicrophone, toIpcError, type IpcError } from './ipc';
+import { deskStatus, joinLivekitRoom, listenCall, startMicCall, supervisorMicrophone, toIpcError, type IpcError } from './ipc';
 
 /** Key of problems that belong to no call (starting a microphone call). */
 export const WALL = '';
+/** Key of problems joining a LiveKit room. */
+export const ROOM = '#livekit';
 
 class Desk {
   listening = $state<string | null>(null);
@@ -59,6 +61,11 @@ class Desk {
     const id = await this.run(WALL, () => startMicCall(lang));
     if (id) await this.refresh();
     return id;
+  }
+
+  /** Joins a LiveKit room; the call's id once a caller is there, or null with the error kept under ROOM. */
+  async joinRoom(room: string): Promise<string | null> {
+    return this.run(ROOM, () => joinLivekitRoom(room.trim(), 'auto'));
   }
 
   dismiss(key: string) { this.errors.delete(key); }

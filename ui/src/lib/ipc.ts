@@ -71,6 +71,9 @@ export const listAudioDevices = () => call<DeviceList>('list_audio_devices');
 export const deskStatus = () => call<DeskStatus>('desk_status');
 /** Single seat: this computer's microphone is the customer; returns the call id. */
 export const startMicCall = (lang?: 'ar' | 'en' | 'auto') => call<string>('start_mic_call', lang ? { lang } : {});
+/** Joins a LiveKit room as the agent; resolves with the call id once a caller is there. */
+export const joinLivekitRoom = (room: string, lang?: 'ar' | 'en' | 'auto') =>
+  call<string>('join_livekit_room', lang ? { room, lang } : { room });
 /** Plays a call on the supervisor's speakers, or stops. */
 export const listenCall = (callId: string, on: boolean) => call<DeskStatus>('listen_call', { callId, on });
 /** Puts the supervisor's microphone on a call's line (after a takeover), or takes it off. */
