@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchboard::livekit::{
     mint, CallAction, EndReason, LiveKitCredentials, Role, RoomCalls, RoomOptions, RoomService,
-    RoomServiceError, TokenError, TokenRequest, WebhookError, WebhookEvent, WebhookVerifier,
+    RoomServiceError, TokenError, TokenRequest, WebhookError, WebhookEvent, WebhookServer,
+    WebhookVerifier, WEBHOOK_PATH,
 };
 
 const KEY: &str = "APIswitchboardTest";
@@ -814,4 +815,210 @@ async fn real_server_room_round_trip_only_when_livekit_url_is_set() {
         .any(|r| r.name == name));
     assert!(rooms.list_participants(&name).await.unwrap().is_empty());
     rooms.delete_room(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_webhook_endpoint_passes_signed_events_on_and_refuses_the_rest() {
+    let Some(dir) = sdk("webhook endpoint") else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let server = WebhookServer::start(listener, WebhookVerifier::new(&creds(None)), tx).unwrap();
+    let url = format!("http://{}{}", server.addr(), WEBHOOK_PATH);
+    let http = reqwest::Client::new();
+    let post = |body: String, auth: Option<String>| {
+        let mut r = http.post(&url).body(body);
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        r.send()
+    };
+
+    let (body, auth) = signed(
+        &dir,
+        SECRET,
+        &[
+            "--event",
+            "participant_joined",
+            "--id",
+            "EV_40",
+            "--room",
+            "support-ar",
+            "--participant",
+            "+966501112233",
+            "--participant-kind",
+            "sip",
+        ],
+    );
+    let r = post(body.clone(), Some(auth.clone())).await.unwrap();
+    assert_eq!(r.status(), 200);
+    match rx.recv().await.unwrap() {
+        WebhookEvent::ParticipantJoined {
+            room, participant, ..
+        } => {
+            assert_eq!(
+                (room.name.as_str(), participant.identity.as_str()),
+                ("support-ar", "+966501112233")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Forged, unsigned, not an event, too large: refused with the reason, and
+    // nothing reaches the agent.
+    let r = post(
+        body.replace("+966501112233", "+966500000000"),
+        Some(auth.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("webhook_body_mismatch"));
+    let r = post(body.clone(), None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (junk, junk_auth) = signed(&dir, SECRET, &["--event", "x", "--raw-body", "[1, 2, 3]"]);
+    let r = post(junk, Some(junk_auth)).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(" ".repeat(2 << 20), Some(auth.clone())).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 405);
+    let elsewhere = format!("http://{}/other", server.addr());
+    assert_eq!(
+        http.post(&elsewhere)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert!(
+        rx.try_recv().is_err(),
+        "a refused webhook reached the agent"
+    );
+}
+
+/// `switchboard agent --webhooks`: a caller joining a room (a webhook signed by
+/// the official SDK) makes the agent join that room — here a server that is
+/// not there, so the attempt fails with the cause and the agent keeps serving.
+#[cfg(feature = "whisper")]
+#[test]
+fn agent_cli_answers_the_room_a_webhook_announces() {
+    let Some(dir) = sdk("agent webhooks") else {
+        return;
+    };
+    let models = switchboard::models::models_dir();
+    for m in ["livekit-ffi", "whisper-tiny-en"] {
+        if let Err(e) = switchboard::models::installed_file_in(&models, m) {
+            if std::env::var("SWITCHBOARD_REQUIRE_MODELS").as_deref() == Ok("1") {
+                panic!("{m}: {e}");
+            }
+            eprintln!("skipping: {e}");
+            return;
+        }
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut child = cli()
+        .env("LIVEKIT_API_KEY", KEY)
+        .env("LIVEKIT_API_SECRET", SECRET)
+        .env("LIVEKIT_URL", format!("ws://127.0.0.1:{port}"))
+        .args([
+            "agent",
+            "--webhooks",
+            "127.0.0.1:0",
+            "--llm",
+            "fallback",
+            "--db",
+            "none",
+            "--stt-model",
+            "tiny.en",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for l in err.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    let wait_line = |pred: &dyn Fn(&str) -> bool, secs: u64| -> Option<String> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if let Some(l) = lines.lock().unwrap().iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    };
+    let listening = wait_line(&|l| l.contains("webhooks: listening on http://"), 60)
+        .unwrap_or_else(|| panic!("no listening line: {:?}", lines.lock().unwrap()));
+    let url = listening.rsplit(' ').next().unwrap().to_string();
+    let (body, auth) = signed(
+        &dir,
+        SECRET,
+        &[
+            "--event",
+            "participant_joined",
+            "--id",
+            "EV_77",
+            "--room",
+            "support-ar",
+            "--participant",
+            "+971501234567",
+            "--participant-kind",
+            "sip",
+        ],
+    );
+    let status = http_once::blocking_post(&url, &body, &auth);
+    assert_eq!(status, 200);
+    let tried = wait_line(
+        &|l| l.contains("call in room \"support-ar\" not started"),
+        30,
+    )
+    .unwrap_or_else(|| panic!("no attempt: {:?}", lines.lock().unwrap()));
+    assert!(tried.contains("Connection refused"), "{tried}");
+    assert!(!lines.lock().unwrap().iter().any(|l| l.contains(SECRET)));
+    // Interrupted, it stops cleanly.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < until, "the agent did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(0), "{:?}", lines.lock().unwrap());
+}
+
+#[cfg(feature = "whisper")]
+mod http_once {
+    /// One POST from a plain thread (the test is not async).
+    pub fn blocking_post(url: &str, body: &str, auth: &str) -> u16 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            ::reqwest::Client::new()
+                .post(url)
+                .header("Authorization", auth)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    }
 }

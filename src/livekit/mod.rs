@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod rooms;
 pub mod token;
 pub mod webhook;
+pub mod webhook_server;
 
 pub use call::{start_room_call, RoomCall, RoomCallError};
 pub use calls::{CallAction, EndReason, RoomCalls};
@@ -23,3 +24,4 @@ pub use rooms::{
 };
 pub use token::{mint, verify, Role, TokenError, TokenRequest, DEFAULT_TTL, MAX_TTL};
 pub use webhook::{WebhookError, WebhookEvent, WebhookVerifier};
+pub use webhook_server::{WebhookServer, WEBHOOK_PATH};

@@ -201,12 +201,22 @@ fn parse_ttl(s: &str) -> Result<Duration, Failure> {
 }
 
 /// `switchboard agent --room NAME`: answers the call in one LiveKit room,
-/// headless (a server of the call floor).
+/// headless (a server of the call floor). `--webhooks ADDR` instead: serves the
+/// LiveKit server's webhooks and answers every room a caller joins.
 #[derive(clap::Args)]
 pub struct AgentArgs {
     /// The room whose caller the agent answers.
+    #[arg(
+        long,
+        required_unless_present = "webhooks",
+        conflicts_with = "webhooks"
+    )]
+    room: Option<String>,
+    /// Listen for the LiveKit server's webhooks on this address (e.g.
+    /// 127.0.0.1:8089; the URL is http://ADDR/livekit/webhook) and answer the
+    /// caller of every room as they join; runs until interrupted.
     #[arg(long)]
-    room: String,
+    webhooks: Option<String>,
     /// The agent's identity in the room.
     #[arg(long, default_value = "switchboard-agent")]
     identity: String,
@@ -236,11 +246,13 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     use switchboard::crm::CrmStore;
     use switchboard::hub::LocalHub;
     use switchboard::livekit::ffi;
-    use switchboard::livekit::{start_room_call, RoomCall};
     use switchboard::persist::CrmWriter;
 
-    switchboard::livekit::token::check_name("room name", &args.room)
-        .and_then(|_| switchboard::livekit::token::check_name("identity", &args.identity))
+    if let Some(room) = &args.room {
+        switchboard::livekit::token::check_name("room name", room)
+            .map_err(|e| Failure::Input(e.to_string()))?;
+    }
+    switchboard::livekit::token::check_name("identity", &args.identity)
         .map_err(|e| Failure::Input(e.to_string()))?;
     let store = SecretStore::from_env();
     let config_url = config.livekit.url.clone();
@@ -267,7 +279,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     providers.stt = Some(stt);
 
     let hub = LocalHub::new(4096);
-    let printer = crate::spawn_event_printer(&hub, args.transcript);
+    let printer = crate::spawn_event_printer(&hub, args.transcript, args.webhooks.is_none());
     let db_url = args
         .db
         .clone()
@@ -289,27 +301,77 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
             Err(e) => eprintln!("warning: {e}; this call will not be recorded"),
         }
     }
-    let call = RoomCall {
-        room: args.room.clone(),
-        agent_identity: args.identity.clone(),
-        call_id: uuid::Uuid::new_v4().to_string(),
-        config: CallConfig {
-            default_lang: config.default_lang,
-            turn: config.turn.clone(),
-            ..Default::default()
-        },
-        providers,
+    let call_config = CallConfig {
+        default_lang: config.default_lang,
+        turn: config.turn.clone(),
+        ..Default::default()
+    };
+    let plan = CallPlan {
+        hub: hub.clone(),
+        creds: creds.clone(),
+        identity: args.identity.clone(),
+        config: call_config,
+        base_providers: providers,
         crm,
         record: writer.as_ref().map(CrmWriter::recorder),
-        customer_wait: Duration::from_secs(args.wait),
-        room_options: Default::default(),
     };
-    eprintln!(
-        "joining LiveKit room {:?} as {:?}…",
-        args.room, args.identity
-    );
-    let result = start_room_call(&hub, &creds, call).await;
-    let outcome = match result {
+    let outcome = match (&args.room, &args.webhooks) {
+        (Some(room), _) => one_room(&plan, room, Duration::from_secs(args.wait), printer).await,
+        (None, Some(addr)) => {
+            let r = serve_webhooks(&plan, addr).await;
+            printer.abort();
+            r
+        }
+        (None, None) => Err(Failure::Input("give --room NAME or --webhooks ADDR".into())),
+    };
+    if let Some(w) = &writer {
+        let _ = w.flush(Duration::from_secs(10)).await;
+    }
+    tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
+        .await
+        .ok();
+    // Give the room task a moment to leave the room, then shut the library down.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ffi::dispose();
+    outcome
+}
+
+/// What every call the agent answers starts with.
+struct CallPlan {
+    hub: switchboard::hub::LocalHub,
+    creds: LiveKitCredentials,
+    identity: String,
+    config: switchboard::call::CallConfig,
+    base_providers: switchboard::call::Providers,
+    crm: Option<switchboard::crm::CrmStore>,
+    record: Option<tokio::sync::mpsc::UnboundedSender<switchboard::events::CallEvent>>,
+}
+
+impl CallPlan {
+    fn call(&self, room: &str, wait: Duration) -> switchboard::livekit::RoomCall {
+        switchboard::livekit::RoomCall {
+            room: room.to_string(),
+            agent_identity: self.identity.clone(),
+            call_id: uuid::Uuid::new_v4().to_string(),
+            config: self.config.clone(),
+            providers: self.base_providers.clone(),
+            crm: self.crm.clone(),
+            record: self.record.clone(),
+            customer_wait: wait,
+            room_options: Default::default(),
+        }
+    }
+}
+
+async fn one_room(
+    plan: &CallPlan,
+    room: &str,
+    wait: Duration,
+    printer: tokio::task::JoinHandle<()>,
+) -> Result<(), Failure> {
+    eprintln!("joining LiveKit room {room:?} as {:?}…", plan.identity);
+    match switchboard::livekit::start_room_call(&plan.hub, &plan.creds, plan.call(room, wait)).await
+    {
         Ok(handle) => {
             tokio::select! {
                 _ = handle.ended() => {}
@@ -328,15 +390,71 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
             | switchboard::livekit::RoomCallError::Token(_) => Failure::Input(e.to_string()),
             _ => Failure::Other(e.to_string()),
         }),
-    };
-    if let Some(w) = &writer {
-        let _ = w.flush(Duration::from_secs(10)).await;
     }
-    tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
+}
+
+/// Serves the LiveKit server's webhooks and answers each room's caller as they
+/// join, until interrupted; the calls still going on are then ended.
+async fn serve_webhooks(plan: &CallPlan, addr: &str) -> Result<(), Failure> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use switchboard::call::{CallCommand, CallHandle, SupervisorCommand};
+    use switchboard::livekit::{
+        CallAction, RoomCalls, WebhookServer, WebhookVerifier, WEBHOOK_PATH,
+    };
+
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .ok();
-    // Give the room task a moment to leave the room, then shut the library down.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    ffi::dispose();
-    outcome
+        .map_err(|e| Failure::Input(format!("cannot listen on {addr}: {e}")))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let server = WebhookServer::start(listener, WebhookVerifier::new(&plan.creds), tx)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    eprintln!(
+        "webhooks: listening on http://{}{WEBHOOK_PATH}",
+        server.addr()
+    );
+    let mut decisions = RoomCalls::new();
+    let live: Arc<Mutex<HashMap<String, CallHandle>>> = Arc::default();
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => match e { Some(e) => e, None => break },
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        match decisions.on_event(&event) {
+            Some(CallAction::Start { room, .. }) => {
+                let call = plan.call(&room, Duration::from_secs(30));
+                let (hub, creds, live) = (plan.hub.clone(), plan.creds.clone(), live.clone());
+                tokio::spawn(async move {
+                    match switchboard::livekit::start_room_call(&hub, &creds, call).await {
+                        Ok(handle) => {
+                            eprintln!("call {} started in room {room:?}", handle.call_id);
+                            live.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(room, handle);
+                        }
+                        Err(e) => eprintln!("call in room {room:?} not started: {e}"),
+                    }
+                });
+            }
+            Some(CallAction::End { room, .. }) => {
+                let handle = live.lock().unwrap_or_else(|p| p.into_inner()).remove(&room);
+                if let Some(h) = handle {
+                    let _ = h.send(CallCommand::Hangup).await;
+                }
+            }
+            None => {}
+        }
+    }
+    drop(server);
+    let handles: Vec<CallHandle> = live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .map(|(_, h)| h)
+        .collect();
+    for h in handles {
+        let _ = h.supervisor(SupervisorCommand::End).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), h.ended()).await;
+    }
+    Ok(())
 }

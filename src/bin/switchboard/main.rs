@@ -566,15 +566,20 @@ fn round3(x: f32) -> f64 {
 }
 
 /// Prints every event as a JSON line on stdout (and, with `transcript`, a
-/// readable line on stderr) until the first call ends.
-pub(crate) fn spawn_event_printer(hub: &LocalHub, transcript: bool) -> tokio::task::JoinHandle<()> {
+/// readable line on stderr) until the first call ends (`until_first_end`) or the
+/// hub is gone.
+pub(crate) fn spawn_event_printer(
+    hub: &LocalHub,
+    transcript: bool,
+    until_first_end: bool,
+) -> tokio::task::JoinHandle<()> {
     let mut events = hub.subscribe();
     tokio::spawn(async move {
         let stdout = std::io::stdout();
         loop {
             match events.recv().await {
                 Ok(ev) => {
-                    let end = matches!(ev.kind, EventKind::CallEnded { .. });
+                    let end = until_first_end && matches!(ev.kind, EventKind::CallEnded { .. });
                     if transcript {
                         if let Some(line) = readable(&ev) {
                             eprintln!("{line}");
@@ -698,7 +703,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         ..Default::default()
     };
     let hub = LocalHub::new(4096);
-    let printer = spawn_event_printer(&hub, transcript);
+    let printer = spawn_event_printer(&hub, transcript, true);
     // The CRM: who is calling, what we know about them, and the durable record.
     let mut scenario = scenario;
     let db_url = db
