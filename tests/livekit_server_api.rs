@@ -127,22 +127,7 @@ fn tokens_minted_by_the_official_sdk_are_accepted_by_ours() {
     let Some(dir) = sdk("tokens official→ours") else {
         return;
     };
-    let jwt = run_official(
-        &dir,
-        &[
-            "mint",
-            "--key",
-            KEY,
-            "--secret",
-            SECRET,
-            "--room",
-            "غرفة-المبيعات",
-            "--identity",
-            "customer-7",
-            "--name",
-            "Omar",
-        ],
-    );
+    let jwt = official_token(&dir, "غرفة-المبيعات", "customer-7", &["--name", "Omar"]);
     let claims = switchboard::livekit::verify(&creds(None), jwt.trim()).unwrap();
     assert_eq!(claims.sub, "customer-7");
     assert_eq!(claims.name, "Omar");
@@ -155,22 +140,7 @@ fn tokens_minted_by_the_official_sdk_are_accepted_by_ours() {
         TokenError::BadSignature
     );
     // An official token that expired an hour ago.
-    let stale = run_official(
-        &dir,
-        &[
-            "mint",
-            "--key",
-            KEY,
-            "--secret",
-            SECRET,
-            "--room",
-            "r",
-            "--identity",
-            "i",
-            "--ttl-seconds",
-            "-3600",
-        ],
-    );
+    let stale = official_token(&dir, "r", "i", &["--ttl-seconds", "-3600"]);
     assert_eq!(
         switchboard::livekit::verify(&creds(None), stale.trim()).unwrap_err(),
         TokenError::Expired
@@ -187,6 +157,50 @@ fn signed(dir: &Path, secret: &str, args: &[&str]) -> (String, String) {
     )
 }
 
+/// `sign-webhook` arguments from "EVENT ID ROOM [IDENTITY [KIND | hidden]]".
+fn event(spec: &str) -> Vec<String> {
+    let mut p = spec.split_whitespace();
+    let mut a: Vec<String> = ["--event", "--id", "--room"]
+        .iter()
+        .zip(p.by_ref())
+        .flat_map(|(flag, v)| [flag.to_string(), v.to_string()])
+        .collect();
+    if let Some(who) = p.next() {
+        a.extend(["--participant".to_string(), who.to_string()]);
+    }
+    match p.next() {
+        Some("hidden") => a.push("--hidden".into()),
+        Some(kind) => a.extend(["--participant-kind".to_string(), kind.to_string()]),
+        None => {}
+    }
+    a
+}
+
+/// A webhook for `spec` (see [`event`]) plus `extra` arguments, signed with `secret`.
+fn signed_event(dir: &Path, secret: &str, spec: &str, extra: &[&str]) -> (String, String) {
+    let args = event(spec);
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend_from_slice(extra);
+    signed(dir, secret, &all)
+}
+
+/// A token minted by the official SDK for `identity` in `room`, with `extra` arguments.
+fn official_token(dir: &Path, room: &str, identity: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "mint",
+        "--key",
+        KEY,
+        "--secret",
+        SECRET,
+        "--room",
+        room,
+        "--identity",
+        identity,
+    ];
+    args.extend_from_slice(extra);
+    run_official(dir, &args).trim().to_string()
+}
+
 #[test]
 fn webhooks_signed_by_the_official_sdk_start_and_end_calls_and_forgeries_are_refused() {
     let Some(dir) = sdk("webhooks") else {
@@ -194,114 +208,45 @@ fn webhooks_signed_by_the_official_sdk_start_and_end_calls_and_forgeries_are_ref
     };
     let verifier = WebhookVerifier::new(&creds(None));
     let mut calls = RoomCalls::new();
-    let mut feed = |args: &[&str]| -> Option<CallAction> {
-        let (body, auth) = signed(&dir, SECRET, args);
+    let mut feed = |spec: &str| -> Option<CallAction> {
+        let (body, auth) = signed_event(&dir, SECRET, spec, &[]);
         let event = verifier
             .verify(body.as_bytes(), Some(&auth))
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
         calls.on_event(&event)
     };
-    assert_eq!(
-        feed(&[
-            "--event",
-            "room_started",
-            "--id",
-            "EV_1",
-            "--room",
-            "support-ar"
-        ]),
-        None
-    );
+    assert_eq!(feed("room_started EV_1 support-ar"), None);
     // The agent's own arrival and a hidden supervisor's start nothing.
     assert_eq!(
-        feed(&[
-            "--event",
-            "participant_joined",
-            "--id",
-            "EV_2",
-            "--room",
-            "support-ar",
-            "--participant",
-            "agent-mohammed",
-            "--participant-kind",
-            "agent",
-        ]),
+        feed("participant_joined EV_2 support-ar agent-mohammed agent"),
         None
     );
     assert_eq!(
-        feed(&[
-            "--event",
-            "participant_joined",
-            "--id",
-            "EV_3",
-            "--room",
-            "support-ar",
-            "--participant",
-            "supervisor-1",
-            "--hidden",
-        ]),
+        feed("participant_joined EV_3 support-ar supervisor-1 hidden"),
         None
     );
     // A caller on a phone line starts the call.
-    let join = [
-        "--event",
-        "participant_joined",
-        "--id",
-        "EV_4",
-        "--room",
-        "support-ar",
-        "--participant",
-        "+971501234567",
-        "--participant-kind",
-        "sip",
-    ];
+    let join = "participant_joined EV_4 support-ar +971501234567 sip";
     assert_eq!(
-        feed(&join),
+        feed(join),
         Some(CallAction::Start {
             room: "support-ar".into(),
             customer: "+971501234567".into()
         })
     );
     // LiveKit redelivers: nothing happens twice.
-    assert_eq!(feed(&join), None);
+    assert_eq!(feed(join), None);
     assert_eq!(
-        feed(&[
-            "--event",
-            "participant_left",
-            "--id",
-            "EV_5",
-            "--room",
-            "support-ar",
-            "--participant",
-            "+971501234567",
-            "--participant-kind",
-            "sip",
-        ]),
+        feed("participant_left EV_5 support-ar +971501234567 sip"),
         Some(CallAction::End {
             room: "support-ar".into(),
             reason: EndReason::CustomerLeft
         })
     );
     // A room that closes with a caller still in it ends that call.
-    feed(&[
-        "--event",
-        "participant_joined",
-        "--id",
-        "EV_6",
-        "--room",
-        "sales-en",
-        "--participant",
-        "web-visitor-9",
-    ]);
+    feed("participant_joined EV_6 sales-en web-visitor-9");
     assert_eq!(
-        feed(&[
-            "--event",
-            "room_finished",
-            "--id",
-            "EV_7",
-            "--room",
-            "sales-en"
-        ]),
+        feed("room_finished EV_7 sales-en"),
         Some(CallAction::End {
             room: "sales-en".into(),
             reason: EndReason::RoomFinished
@@ -309,21 +254,11 @@ fn webhooks_signed_by_the_official_sdk_start_and_end_calls_and_forgeries_are_ref
     );
 
     // The event comes out typed, Arabic names intact.
-    let (body, auth) = signed(
+    let (body, auth) = signed_event(
         &dir,
         SECRET,
-        &[
-            "--event",
-            "participant_joined",
-            "--id",
-            "EV_8",
-            "--room",
-            "غرفة-الدعم",
-            "--participant",
-            "عميل-1",
-            "--participant-kind",
-            "sip",
-        ],
+        "participant_joined EV_8 غرفة-الدعم عميل-1 sip",
+        &[],
     );
     match verifier
         .verify(body.as_bytes(), Some(&format!("Bearer {auth}")))
@@ -365,17 +300,11 @@ fn webhooks_signed_by_the_official_sdk_start_and_end_calls_and_forgeries_are_ref
         verifier.verify(body2.as_bytes(), None).unwrap_err(),
         WebhookError::NoAuthorization
     );
-    let (body3, stale) = signed(
+    let (body3, stale) = signed_event(
         &dir,
         SECRET,
-        &[
-            "--event",
-            "room_finished",
-            "--room",
-            "x",
-            "--ttl-seconds",
-            "-3600",
-        ],
+        "room_finished EV_9 x",
+        &["--ttl-seconds", "-3600"],
     );
     assert_eq!(
         verifier.verify(body3.as_bytes(), Some(&stale)).unwrap_err(),
@@ -681,18 +610,7 @@ fn cli_prints_a_token_the_official_sdk_accepts_and_lists_rooms_on_a_local_twirp_
     let out = cli()
         .env("LIVEKIT_API_KEY", KEY)
         .env("LIVEKIT_API_SECRET", SECRET)
-        .args([
-            "livekit",
-            "token",
-            "--room",
-            "call-9",
-            "--identity",
-            "sup-3",
-            "--role",
-            "supervisor",
-            "--ttl",
-            "2m",
-        ])
+        .args("livekit token --room call-9 --identity sup-3 --role supervisor --ttl 2m".split(' '))
         .output()
         .unwrap();
     assert!(
@@ -713,16 +631,7 @@ fn cli_prints_a_token_the_official_sdk_accepts_and_lists_rooms_on_a_local_twirp_
     // Without the secret: exit 2, naming where to put it, and no token.
     let out = cli()
         .env("LIVEKIT_API_KEY", KEY)
-        .args([
-            "livekit",
-            "token",
-            "--room",
-            "r",
-            "--identity",
-            "i",
-            "--role",
-            "agent",
-        ])
+        .args("livekit token --room r --identity i --role agent".split(' '))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -731,16 +640,7 @@ fn cli_prints_a_token_the_official_sdk_accepts_and_lists_rooms_on_a_local_twirp_
     let out = cli()
         .env("LIVEKIT_API_KEY", KEY)
         .env("LIVEKIT_API_SECRET", SECRET)
-        .args([
-            "livekit",
-            "token",
-            "--room",
-            "r",
-            "--identity",
-            "i",
-            "--role",
-            "owner",
-        ])
+        .args("livekit token --room r --identity i --role owner".split(' '))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -835,21 +735,11 @@ async fn the_webhook_endpoint_passes_signed_events_on_and_refuses_the_rest() {
         r.send()
     };
 
-    let (body, auth) = signed(
+    let (body, auth) = signed_event(
         &dir,
         SECRET,
-        &[
-            "--event",
-            "participant_joined",
-            "--id",
-            "EV_40",
-            "--room",
-            "support-ar",
-            "--participant",
-            "+966501112233",
-            "--participant-kind",
-            "sip",
-        ],
+        "participant_joined EV_40 support-ar +966501112233 sip",
+        &[],
     );
     let r = post(body.clone(), Some(auth.clone())).await.unwrap();
     assert_eq!(r.status(), 200);
@@ -960,21 +850,11 @@ fn agent_cli_answers_the_room_a_webhook_announces() {
     let listening = wait_line(&|l| l.contains("webhooks: listening on http://"), 60)
         .unwrap_or_else(|| panic!("no listening line: {:?}", lines.lock().unwrap()));
     let url = listening.rsplit(' ').next().unwrap().to_string();
-    let (body, auth) = signed(
+    let (body, auth) = signed_event(
         &dir,
         SECRET,
-        &[
-            "--event",
-            "participant_joined",
-            "--id",
-            "EV_77",
-            "--room",
-            "support-ar",
-            "--participant",
-            "+971501234567",
-            "--participant-kind",
-            "sip",
-        ],
+        "participant_joined EV_77 support-ar +971501234567 sip",
+        &[],
     );
     let status = http_once::blocking_post(&url, &body, &auth);
     assert_eq!(status, 200);

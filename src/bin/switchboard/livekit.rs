@@ -61,16 +61,7 @@ pub enum LivekitAction {
 }
 
 pub async fn run(config: &Config, action: LivekitAction) -> Result<(), Failure> {
-    let store = SecretStore::from_env();
-    let config_url = config.livekit.url.clone();
-    // The keyring answers on its own thread with a deadline: never on the async
-    // workers. LIVEKIT_URL wins over the config file's URL.
-    let creds = tokio::task::spawn_blocking(move || {
-        LiveKitCredentials::load(&store, config_url.as_deref())
-    })
-    .await
-    .map_err(|e| Failure::Other(e.to_string()))?
-    .map_err(|e| Failure::Input(e.to_string()))?;
+    let creds = load_creds(config).await?;
     match action {
         LivekitAction::Token {
             room,
@@ -158,6 +149,18 @@ pub async fn run(config: &Config, action: LivekitAction) -> Result<(), Failure> 
             print_json(&t)
         }
     }
+}
+
+/// The key pair (keyring, then environment) and the server (`LIVEKIT_URL`, then
+/// the config file). The keyring answers on its own thread with a deadline: never
+/// on the async workers.
+async fn load_creds(config: &Config) -> Result<LiveKitCredentials, Failure> {
+    let store = SecretStore::from_env();
+    let config_url = config.livekit.url.clone();
+    tokio::task::spawn_blocking(move || LiveKitCredentials::load(&store, config_url.as_deref()))
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?
+        .map_err(|e| Failure::Input(e.to_string()))
 }
 
 fn service(creds: &LiveKitCredentials) -> Result<RoomService, Failure> {
@@ -254,14 +257,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     }
     switchboard::livekit::token::check_name("identity", &args.identity)
         .map_err(|e| Failure::Input(e.to_string()))?;
-    let store = SecretStore::from_env();
-    let config_url = config.livekit.url.clone();
-    let creds = tokio::task::spawn_blocking(move || {
-        LiveKitCredentials::load(&store, config_url.as_deref())
-    })
-    .await
-    .map_err(|e| Failure::Other(e.to_string()))?
-    .map_err(|e| Failure::Input(e.to_string()))?;
+    let creds = load_creds(&config).await?;
     creds.url().map_err(|e| Failure::Input(e.to_string()))?;
     // Everything the call needs is checked before joining: a missing model is
     // named with its fetch command, not found out by the caller.

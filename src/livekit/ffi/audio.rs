@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{answer, client, expect_answer, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
+use super::{ask, client, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
 
 /// Frames buffered per stream before new ones are dropped (2 s of 10 ms frames).
 const STREAM_QUEUE: usize = 200;
@@ -94,30 +94,25 @@ impl AudioSource {
                 self.channels
             )));
         }
-        let c = client()?;
         // The library reads the samples until it answers: they are kept alive by
-        // the waiter, not by this future (which may be cancelled).
+        // the pending request, not by this future (which may be cancelled).
         let owned = samples.to_vec();
         let data_ptr = owned.as_ptr() as u64;
-        let (id, rx) = expect_answer(Some(owned));
-        let resp = c.request(
-            "CaptureAudioFrame",
+        let source_handle = self.handle.id();
+        let buffer = proto::AudioFrameBufferInfo {
+            data_ptr,
+            num_channels: self.channels,
+            sample_rate: self.sample_rate,
+            samples_per_channel: (samples.len() / self.channels as usize) as u32,
+        };
+        let answered = ask("CaptureAudioFrame", Some(owned), ANSWER_TIMEOUT, |id| {
             proto::ffi_request::Message::CaptureAudioFrame(proto::CaptureAudioFrameRequest {
-                source_handle: self.handle.id(),
-                buffer: proto::AudioFrameBufferInfo {
-                    data_ptr,
-                    num_channels: self.channels,
-                    sample_rate: self.sample_rate,
-                    samples_per_channel: (samples.len() / self.channels as usize) as u32,
-                },
+                source_handle,
+                buffer,
                 request_async_id: Some(id),
-            }),
-        );
-        if let Err(e) = resp {
-            super::forget_answer(id);
-            return Err(e);
-        }
-        match answer("CaptureAudioFrame", id, rx, ANSWER_TIMEOUT).await? {
+            })
+        });
+        match answered.await? {
             proto::ffi_event::Message::CaptureAudioFrame(cb) => match cb.error {
                 Some(e) => Err(FfiError::Refused {
                     what: "CaptureAudioFrame",
@@ -198,18 +193,15 @@ impl AudioStream {
         channels: u32,
         frame_ms: u32,
     ) -> Result<AudioStream, FfiError> {
-        let c = client()?;
-        let resp = c.request(
+        let resp = client()?.request(
             "NewAudioStream",
             proto::ffi_request::Message::NewAudioStream(proto::NewAudioStreamRequest {
                 track_handle,
                 r#type: proto::AudioStreamType::AudioStreamNative as i32,
                 sample_rate: Some(sample_rate),
                 num_channels: Some(channels),
-                audio_filter_module_id: None,
-                audio_filter_options: None,
                 frame_size_ms: Some(frame_ms),
-                queue_size_frames: None,
+                ..Default::default()
             }),
         )?;
         Self::from_response(resp, "NewAudioStream")
@@ -222,8 +214,7 @@ impl AudioStream {
         channels: u32,
         frame_ms: u32,
     ) -> Result<AudioStream, FfiError> {
-        let c = client()?;
-        let resp = c.request(
+        let resp = client()?.request(
             "AudioStreamFromParticipant",
             proto::ffi_request::Message::AudioStreamFromParticipant(
                 proto::AudioStreamFromParticipantRequest {
@@ -232,10 +223,8 @@ impl AudioStream {
                     track_source: Some(proto::TrackSource::SourceMicrophone as i32),
                     sample_rate: Some(sample_rate),
                     num_channels: Some(channels),
-                    audio_filter_module_id: None,
-                    audio_filter_options: None,
                     frame_size_ms: Some(frame_ms),
-                    queue_size_frames: None,
+                    ..Default::default()
                 },
             ),
         )?;

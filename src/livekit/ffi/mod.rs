@@ -430,6 +430,24 @@ async fn answer(
     }
 }
 
+/// Sends an asynchronous request (built around the `async_id` it must carry) and
+/// waits up to `timeout` for the library's answer. `keep`: memory the library
+/// reads until it answers.
+async fn ask(
+    what: &'static str,
+    keep: Option<Vec<i16>>,
+    timeout: Duration,
+    build: impl FnOnce(u64) -> proto::ffi_request::Message,
+) -> Result<proto::ffi_event::Message, FfiError> {
+    let c = client()?;
+    let (id, rx) = expect_answer(keep);
+    if let Err(e) = c.request(what, build(id)) {
+        forget_answer(id);
+        return Err(e);
+    }
+    answer(what, id, rx, timeout).await
+}
+
 fn async_id_of(m: &proto::ffi_event::Message) -> Option<u64> {
     use proto::ffi_event::Message as M;
     Some(match m {

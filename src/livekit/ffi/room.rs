@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::audio::{AudioStream, LocalAudioTrack};
-use super::{answer, client, expect_answer, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
+use super::{ask, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
 
 /// LiveKit's text-stream topic for captions (what LiveKit's clients render).
 pub const TRANSCRIPTION_TOPIC: &str = "lk.transcription";
@@ -129,10 +129,9 @@ impl Room {
         if url.trim().is_empty() || token.trim().is_empty() {
             return Err(FfiError::Input("a room needs a URL and a token".into()));
         }
-        let c = client()?;
-        let (id, rx) = expect_answer(None);
-        let resp = c.request(
-            "Connect",
+        // The library's own timeout applies per attempt; ours bounds the whole.
+        let budget = opts.connect_timeout * (opts.join_retries + 1) + Duration::from_secs(5);
+        let answered = ask("Connect", None, budget, |id| {
             proto::ffi_request::Message::Connect(proto::ConnectRequest {
                 url: url.trim().to_string(),
                 token: token.trim().to_string(),
@@ -145,15 +144,9 @@ impl Room {
                     ..Default::default()
                 },
                 request_async_id: Some(id),
-            }),
-        );
-        if let Err(e) = resp {
-            super::forget_answer(id);
-            return Err(e);
-        }
-        // The library's own timeout applies per attempt; ours bounds the whole.
-        let budget = opts.connect_timeout * (opts.join_retries + 1) + Duration::from_secs(5);
-        let cb = match answer("Connect", id, rx, budget).await? {
+            })
+        });
+        let cb = match answered.await? {
             proto::ffi_event::Message::Connect(cb) => cb,
             _ => return Err(FfiError::Protocol { what: "Connect" }),
         };
@@ -224,10 +217,7 @@ impl Room {
 
     /// Publishes the agent's voice; returns the track's id in the room.
     pub async fn publish_audio(&self, track: &LocalAudioTrack) -> Result<String, FfiError> {
-        let c = client()?;
-        let (id, rx) = expect_answer(None);
-        let resp = c.request(
-            "PublishTrack",
+        let answered = ask("PublishTrack", None, ANSWER_TIMEOUT, |id| {
             proto::ffi_request::Message::PublishTrack(proto::PublishTrackRequest {
                 local_participant_handle: self.local.id(),
                 track_handle: track.handle_id(),
@@ -238,13 +228,9 @@ impl Room {
                     ..Default::default()
                 },
                 request_async_id: Some(id),
-            }),
-        );
-        if let Err(e) = resp {
-            super::forget_answer(id);
-            return Err(e);
-        }
-        match answer("PublishTrack", id, rx, ANSWER_TIMEOUT).await? {
+            })
+        });
+        match answered.await? {
             proto::ffi_event::Message::PublishTrack(cb) => {
                 use proto::publish_track_callback::Message as M;
                 match cb.message {
@@ -278,9 +264,7 @@ impl Room {
         track_sid: &str,
         is_final: bool,
     ) -> Result<(), FfiError> {
-        let c = client()?;
-        let (id, rx) = expect_answer(None);
-        let attributes = [
+        let attributes: std::collections::HashMap<String, String> = [
             ("lk.segment_id", segment_id),
             ("lk.transcribed_track_id", track_sid),
             (
@@ -291,8 +275,7 @@ impl Room {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let resp = c.request(
-            "StreamSendText",
+        let answered = ask("StreamSendText", None, ANSWER_TIMEOUT, |id| {
             proto::ffi_request::Message::SendText(proto::StreamSendTextRequest {
                 local_participant_handle: self.local.id(),
                 options: proto::StreamTextOptions {
@@ -302,13 +285,9 @@ impl Room {
                 },
                 text: text.to_string(),
                 request_async_id: Some(id),
-            }),
-        );
-        if let Err(e) = resp {
-            super::forget_answer(id);
-            return Err(e);
-        }
-        match answer("StreamSendText", id, rx, ANSWER_TIMEOUT).await? {
+            })
+        });
+        match answered.await? {
             proto::ffi_event::Message::SendText(cb) => {
                 use proto::stream_send_text_callback::Result as R;
                 match cb.result {
@@ -327,21 +306,15 @@ impl Room {
 
     /// Leaves the room and releases its handles.
     pub async fn disconnect(self) -> Result<(), FfiError> {
-        let c = client()?;
-        let (id, rx) = expect_answer(None);
-        let resp = c.request(
-            "Disconnect",
+        let room_handle = self.handle.id();
+        ask("Disconnect", None, ANSWER_TIMEOUT, |id| {
             proto::ffi_request::Message::Disconnect(proto::DisconnectRequest {
-                room_handle: self.handle.id(),
+                room_handle,
                 request_async_id: Some(id),
                 reason: Some(proto::DisconnectReason::ClientInitiated as i32),
-            }),
-        );
-        if let Err(e) = resp {
-            super::forget_answer(id);
-            return Err(e);
-        }
-        answer("Disconnect", id, rx, ANSWER_TIMEOUT).await?;
+            })
+        })
+        .await?;
         Ok(())
     }
 }
