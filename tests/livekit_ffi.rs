@@ -284,3 +284,34 @@ fn agent_cli_names_what_is_missing_and_a_room_that_is_not_there() {
         );
     }
 }
+
+#[test]
+fn bench_livekit_reports_push_cost_and_time_through_the_library() {
+    if !installed() {
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["bench-livekit", "--runs", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "pushed → out of a 16 kHz stream: p50 20.2 ms, …": a number, and within
+    // the source's queue plus a frame (the tone must come out, not time out).
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("pushed → out"))
+        .expect(&text);
+    let p50: f64 = line
+        .split("p50 ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect(line);
+    assert!(p50 > 0.0 && p50 < 200.0, "{line}");
+    assert!(text.contains("push of one 20 ms frame: p50"), "{text}");
+}

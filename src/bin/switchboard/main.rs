@@ -156,6 +156,13 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// LiveKit media cost through the real library, no server: one 20 ms push of
+    /// the agent's voice, and push → out of a 16 kHz stream (needs the
+    /// `livekit-ffi` model).
+    BenchLivekit {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// Answer the call in a LiveKit room as the agent (headless; local Whisper,
     /// the chosen LLM, the CRM). Events as JSON Lines on stdout.
     Agent(livekit::AgentArgs),
@@ -347,6 +354,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Models { action } => models_command(action).await,
         Command::Livekit { action } => livekit::run(&config, action).await,
+        Command::BenchLivekit { runs } => {
+            let report = switchboard::livekit::ffi::bench::run(runs)
+                .await
+                .map_err(Failure::Input)?;
+            println!("{report}");
+            switchboard::livekit::ffi::dispose();
+            Ok(())
+        }
         Command::Agent(args) => livekit::agent(config, args).await,
         Command::Transcribe { file, lang, model } => transcribe(file, lang, model).await,
         Command::BenchStt {

@@ -14,6 +14,7 @@
 //! same wheel (src/livekit/ffi/livekit_ffi.fds).
 
 pub mod audio;
+pub mod bench;
 pub mod room;
 
 use std::collections::HashMap;
