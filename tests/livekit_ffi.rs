@@ -182,6 +182,14 @@ async fn audio_flows_a_missing_room_is_a_clear_error_and_shutdown_is_clean() {
     assert!(hub.is_empty(), "no call was started");
     assert_eq!(settled(baseline), baseline);
 
+    // Listening in: the same clear refusal, nothing left behind.
+    let (tap, _frames) = tokio::sync::mpsc::channel(8);
+    match switchboard::livekit::listen_to_room(&creds, "support-ar-7", "supervisor-1", tap).await {
+        Ok(_) => panic!("listening to a room that is not there"),
+        Err(e) => assert!(e.to_string().contains("Connection refused"), "{e}"),
+    }
+    assert_eq!(settled(baseline), baseline);
+
     // Shut down: later requests say so instead of crashing.
     ffi::dispose();
     let err = AudioSource::new(48_000, 1, 200).unwrap_err();

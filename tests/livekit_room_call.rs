@@ -107,6 +107,12 @@ async fn a_customer_in_a_real_room_is_heard_answered_and_hangs_up_only_when_live
     }
     assert!(loud > 25, "the customer never heard the agent's greeting");
 
+    // A supervisor listens in, hidden: the customer's words reach them too.
+    let (tap, mut monitor) = tokio::sync::mpsc::channel(4096);
+    let listener = switchboard::livekit::listen_to_room(&creds, &room_name, "supervisor-1", tap)
+        .await
+        .expect("the supervisor listens in");
+
     // The customer speaks; the agent transcribes it.
     let said = "Hello, I would like to check the status of my order.";
     let speech = synthesize(
@@ -144,6 +150,19 @@ async fn a_customer_in_a_real_room_is_heard_answered_and_hangs_up_only_when_live
         .expect("the customer's words were recognized")
         .to_lowercase();
     assert!(text.contains("order"), "{text}");
+    let mut customer_frames = 0;
+    while let Ok(f) = monitor.try_recv() {
+        if f.speaker == Speaker::Customer
+            && f.frame.samples.iter().any(|s| s.unsigned_abs() > 2_000)
+        {
+            customer_frames += 1;
+        }
+    }
+    assert!(
+        customer_frames > 25,
+        "the supervisor heard {customer_frames} loud customer frames"
+    );
+    listener.stop().await;
 
     // The customer leaves: the call ends as a hangup.
     customer.disconnect().await.unwrap();

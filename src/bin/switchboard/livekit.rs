@@ -50,6 +50,16 @@ pub enum LivekitAction {
     Participants { room: String },
     /// Disconnect one participant.
     Remove { room: String, identity: String },
+    /// Listen in on a room's call (customer and agent, mixed) on the speakers,
+    /// as a hidden supervisor, until Ctrl-C or the room closes.
+    Listen {
+        room: String,
+        #[arg(long, default_value = "supervisor")]
+        identity: String,
+        /// Output device (default: the system's).
+        #[arg(long)]
+        output: Option<String>,
+    },
     /// Mute (or with --unmute, unmute) one published track.
     Mute {
         room: String,
@@ -136,6 +146,11 @@ pub async fn run(config: &Config, action: LivekitAction) -> Result<(), Failure> 
                 .map_err(server)?;
             print_json(&serde_json::json!({"removed": identity, "room": room}))
         }
+        LivekitAction::Listen {
+            room,
+            identity,
+            output,
+        } => listen(&creds, &room, &identity, output).await,
         LivekitAction::Mute {
             room,
             identity,
@@ -149,6 +164,46 @@ pub async fn run(config: &Config, action: LivekitAction) -> Result<(), Failure> 
             print_json(&t)
         }
     }
+}
+
+async fn listen(
+    creds: &LiveKitCredentials,
+    room: &str,
+    identity: &str,
+    output: Option<String>,
+) -> Result<(), Failure> {
+    use switchboard::transport::CallMonitor;
+    creds.url().map_err(|e| Failure::Input(e.to_string()))?;
+    let (mut monitor, tap) =
+        tokio::task::spawn_blocking(move || CallMonitor::open(output.as_deref()))
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?
+            .map_err(|e| Failure::Other(e.to_string()))?;
+    let result = switchboard::livekit::listen_to_room(creds, room, identity, tap).await;
+    let outcome = match result {
+        Ok(listener) => {
+            eprintln!(
+                "listening to room {room:?} on {} (Ctrl-C to stop)",
+                monitor.device()
+            );
+            let mut check = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = check.tick() => if listener.is_finished() {
+                        eprintln!("the room has closed");
+                        break;
+                    },
+                }
+            }
+            listener.stop().await;
+            Ok(())
+        }
+        Err(e) => Err(Failure::Other(e.to_string())),
+    };
+    let _ = tokio::task::spawn_blocking(move || monitor.stop()).await;
+    switchboard::livekit::ffi::dispose();
+    outcome
 }
 
 /// The key pair (keyring, then environment) and the server (`LIVEKIT_URL`, then
