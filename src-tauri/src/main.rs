@@ -43,6 +43,7 @@ fn main() {
             });
             app.manage(state);
             app.manage(switchboard::transport::AudioDesk::new());
+            app.manage(livekit::RoomListening::default());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -53,6 +54,8 @@ fn main() {
             audio::listen_call,
             audio::supervisor_microphone,
             livekit::join_livekit_room,
+            livekit::listen_livekit_room,
+            livekit::livekit_listening,
             commands::start_simulation,
             commands::list_calls,
             commands::supervisor_command,

@@ -370,6 +370,14 @@ try {
   const joinText = await wd.exec(`return document.querySelector('.wall .inline-error[data-error="livekit"]').textContent;`);
   check('the message names the refused connection, not the key', /Connection refused/.test(joinText) && !joinText.includes('e2e-dummy-secret'), joinText.slice(0, 300));
   await shot('livekit-join-error');
+  // Listening in on a room that is not there: the speakers open (or say why not),
+  // the join is refused, and the console does not claim to be listening.
+  await wd.exec(`const el = document.querySelector('.wall .inline-error[data-error="livekit"] button'); if (el) el.click(); return true;`);
+  await wd.waitFor('form.join-form button.listen-room', { timeout: 5000 });
+  await waitClickText('form.join-form button.listen-room', 'Listen in');
+  await wd.waitFor('.wall .inline-error[data-error="livekit"]', { timeout: 40000, pred: (t) => (soundServer ? t.includes('cannot join') : t.length > 0) });
+  const listening = await wd.exec(`return document.querySelectorAll('.room-listening').length;`);
+  check('listening in on a room that is not there: the cause shows, nothing claims to be listening', listening === 0, String(listening));
 
   step = 'arabic';
   await waitClickText('nav button, aside button, button', 'العربية');

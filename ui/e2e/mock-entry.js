@@ -144,6 +144,12 @@ async function handle(cmd, args) {
       if (state.micError) throw clone(state.micError);
       state.desk.local_calls.push('mic-call-1');
       return 'mic-call-1';
+    case 'listen_livekit_room':
+      if (args.room !== null && state.roomError) throw clone(state.roomError);
+      state.listeningRoom = args.room;
+      return args.room;
+    case 'livekit_listening':
+      return state.listeningRoom ?? null;
     case 'join_livekit_room':
       if (state.roomError) throw clone(state.roomError);
       return 'room-call-1';

@@ -439,6 +439,24 @@ try {
   check(await page.locator('.wall .inline-error[data-error="livekit"]').count() === 0 && await page.locator('form.join-form').count() === 0,
     'LiveKit error cleared and the form closed once the call started');
 
+  console.log('listen in on a LiveKit room');
+  await page.click('button.join-room');
+  await page.fill('input[name="livekit_room"]', 'worker-room-3');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.roomError = { code: 'device_unavailable', message: 'The sound device "default" is not available (no sound server).' }; });
+  await page.click('form.join-form button.listen-room');
+  await page.waitForSelector('.wall .inline-error[data-error="livekit"][data-code="device_unavailable"]');
+  check(await page.locator('.room-listening').count() === 0, 'no speakers: the cause in place, not listening');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.roomError = null; });
+  await page.click('form.join-form button.listen-room');
+  await page.waitForSelector('.room-listening');
+  check((await page.locator('.room-listening').textContent()).includes('worker-room-3'), 'listening in on the room is shown');
+  const listenArgs = await page.evaluate(() => window.__SWITCHBOARD_MOCK__.calls.filter((c) => c.cmd === 'listen_livekit_room').map((c) => c.args));
+  check(listenArgs.length === 2 && listenArgs[1].room === 'worker-room-3', 'the room reaches the shell', JSON.stringify(listenArgs));
+  await page.click('.room-listening button.stop-listening-room');
+  await page.waitForFunction(() => !document.querySelector('.room-listening'));
+  const stopArgs = await page.evaluate(() => window.__SWITCHBOARD_MOCK__.calls.filter((c) => c.cmd === 'listen_livekit_room').map((c) => c.args).at(-1));
+  check(stopArgs && stopArgs.room === null, 'stop listening asks the shell to leave the room', JSON.stringify(stopArgs));
+
   check(dialogs.length === 0, 'no dialog fired', dialogs.join(' | '));
 
   console.log('latency: 50 concurrent calls');

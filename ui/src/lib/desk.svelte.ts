@@ -3,7 +3,7 @@
 // problems are kept per call ('' for the wall) and shown in place.
 import { SvelteMap } from 'svelte/reactivity';
 import type { DeskStatus } from '../bindings/DeskStatus';
-import { deskStatus, joinLivekitRoom, listenCall, startMicCall, supervisorMicrophone, toIpcError, type IpcError } from './ipc';
+import { deskStatus, joinLivekitRoom, listenCall, listenLivekitRoom, livekitListening, startMicCall, supervisorMicrophone, toIpcError, type IpcError } from './ipc';
 
 /** Key of problems that belong to no call (starting a microphone call). */
 export const WALL = '';
@@ -14,6 +14,8 @@ class Desk {
   listening = $state<string | null>(null);
   microphones = $state<string[]>([]);
   localCalls = $state<string[]>([]);
+  /** The LiveKit room the supervisor listens in on. */
+  listeningRoom = $state<string | null>(null);
   /** Device calls in flight, by call id (WALL for a microphone call starting). */
   pending = new SvelteMap<string, boolean>();
   errors = new SvelteMap<string, IpcError>();
@@ -26,6 +28,7 @@ class Desk {
 
   async refresh() {
     try { this.apply(await deskStatus()); } catch { /* the shell is not there (page tests): nothing to show */ }
+    try { this.listeningRoom = await livekitListening(); } catch { /* as above */ }
   }
 
   private async run<T>(key: string, op: () => Promise<T>): Promise<T | null> {
@@ -66,6 +69,14 @@ class Desk {
   /** Joins a LiveKit room; the call's id once a caller is there, or null with the error kept under ROOM. */
   async joinRoom(room: string): Promise<string | null> {
     return this.run(ROOM, () => joinLivekitRoom(room.trim(), 'auto'));
+  }
+
+  /** Listens in on a LiveKit room (or stops with null); false with the error kept under ROOM. */
+  async listenRoom(room: string | null): Promise<boolean> {
+    const r = await this.run(ROOM, () => listenLivekitRoom(room === null ? null : room.trim()));
+    if (r === null && room !== null) return false;
+    this.listeningRoom = r;
+    return true;
   }
 
   dismiss(key: string) { this.errors.delete(key); }

@@ -74,6 +74,9 @@ export const startMicCall = (lang?: 'ar' | 'en' | 'auto') => call<string>('start
 /** Joins a LiveKit room as the agent; resolves with the call id once a caller is there. */
 export const joinLivekitRoom = (room: string, lang?: 'ar' | 'en' | 'auto') =>
   call<string>('join_livekit_room', lang ? { room, lang } : { room });
+/** Listens in on a LiveKit room, hidden (`room: null` stops); the room now listened to. */
+export const listenLivekitRoom = (room: string | null) => call<string | null>('listen_livekit_room', { room });
+export const livekitListening = () => call<string | null>('livekit_listening');
 /** Plays a call on the supervisor's speakers, or stops. */
 export const listenCall = (callId: string, on: boolean) => call<DeskStatus>('listen_call', { callId, on });
 /** Puts the supervisor's microphone on a call's line (after a takeover), or takes it off. */
