@@ -120,6 +120,30 @@ async fn audio_flows_a_missing_room_is_a_clear_error_and_shutdown_is_clean() {
         ));
         source.clear().unwrap();
     }
+    // What a call takes in: the same audio as the engine's 20 ms 16 kHz frames.
+    {
+        let source = AudioSource::new(16_000, 1, 200).unwrap();
+        let track = LocalAudioTrack::new("caller", &source).unwrap();
+        let stream = AudioStream::for_track(track.handle_id(), 16_000, 1, 10).unwrap();
+        let collect = tokio::spawn(async move {
+            let mut loud = 0;
+            stream
+                .frames(|f| {
+                    loud += usize::from(f.samples.iter().any(|s| s.unsigned_abs() > 2_000));
+                    loud < 10
+                })
+                .await;
+            loud
+        });
+        for frame in tone(440.0, 16_000, 400).chunks(160) {
+            source.capture(frame).await.unwrap();
+        }
+        let loud = tokio::time::timeout(Duration::from_secs(5), collect)
+            .await
+            .expect("frames keep coming")
+            .unwrap();
+        assert_eq!(loud, 10, "the call hears the tone in whole frames");
+    }
     // Frames still in flight when the stream closed are released just after.
     let t = Instant::now();
     assert_eq!(settled(baseline), baseline, "every handle released");

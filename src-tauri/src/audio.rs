@@ -4,14 +4,13 @@
 //! to show in place (the rest of the console keeps working).
 
 use switchboard::events::CustomerInfo;
-use switchboard::lang::LangHint;
 use switchboard::transport::{
     list_devices, AudioDesk, DeskError, DeskStatus, DeviceError, DeviceList, EchoGuardConfig,
     LocalCall, LocalOptions,
 };
 use tauri::State;
 
-use crate::commands::{call_setup, Audio, Reply, UiError};
+use crate::commands::{call_setup, lang_hint, Audio, Reply, UiError};
 use crate::state::AppState;
 
 impl From<DeskError> for UiError {
@@ -48,11 +47,7 @@ pub async fn start_mic_call(
     desk: State<'_, AudioDesk>,
     lang: Option<String>,
 ) -> Reply<String> {
-    let lang = match lang.as_deref() {
-        None => LangHint::Auto,
-        Some(l) => LangHint::parse(l)
-            .ok_or_else(|| UiError::new("bad_lang", format!("unknown language {l:?}")))?,
-    };
+    let lang = lang_hint(lang.as_deref())?;
     let settings = state.current_settings();
     let (config, providers) = call_setup(&state, lang, Audio::Recognized).await?;
     let call_id = uuid::Uuid::new_v4().to_string();

@@ -88,6 +88,15 @@ pub(crate) async fn call_setup(
     Ok((config, providers))
 }
 
+/// A call's language from the webview: "ar", "en" or "auto" (absent: auto).
+pub(crate) fn lang_hint(lang: Option<&str>) -> Reply<LangHint> {
+    match lang {
+        None => Ok(LangHint::Auto),
+        Some(l) => LangHint::parse(l)
+            .ok_or_else(|| UiError::new("bad_lang", format!("unknown language {l:?}"))),
+    }
+}
+
 fn store(state: &AppState) -> Reply<CrmStore> {
     state.store.clone().ok_or_else(|| {
         UiError::new(

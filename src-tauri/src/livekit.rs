@@ -8,7 +8,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use switchboard::lang::LangHint;
 use switchboard::livekit::{
     listen_to_room, start_room_call, LiveKitCredentials, RoomCall, RoomListener,
 };
@@ -16,7 +15,7 @@ use switchboard::secrets::SecretStore;
 use switchboard::transport::CallMonitor;
 use tauri::State;
 
-use crate::commands::{call_setup, Audio, Reply, UiError};
+use crate::commands::{call_setup, lang_hint, Audio, Reply, UiError};
 use crate::state::AppState;
 
 /// How long the agent waits in an empty room for a caller.
@@ -32,11 +31,7 @@ pub async fn join_livekit_room(
     let room = room.trim().to_string();
     switchboard::livekit::token::check_name("room name", &room)
         .map_err(|e| UiError::new(e.code(), e.to_string()))?;
-    let lang = match lang.as_deref() {
-        None => LangHint::Auto,
-        Some(l) => LangHint::parse(l)
-            .ok_or_else(|| UiError::new("bad_lang", format!("unknown language {l:?}")))?,
-    };
+    let lang = lang_hint(lang.as_deref())?;
     let creds = credentials(&state).await?;
     let (config, providers) = call_setup(&state, lang, Audio::Recognized).await?;
     let call_id = uuid::Uuid::new_v4().to_string();
@@ -119,7 +114,7 @@ pub async fn listen_livekit_room(
         tauri::async_runtime::spawn_blocking(move || CallMonitor::open(output.as_deref()))
             .await
             .map_err(|e| UiError::new("internal", e.to_string()))??;
-    // A identity of its own, so two supervisors never push each other out.
+    // An identity of its own, so two supervisors never push each other out.
     let identity = format!(
         "supervisor-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]

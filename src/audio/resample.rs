@@ -508,6 +508,26 @@ mod tests {
     }
 
     #[test]
+    fn at_16k_mono_any_run_of_samples_becomes_whole_frames_unchanged() {
+        let mut r = StreamResampler::new(SAMPLE_RATE, 1).unwrap();
+        let samples: Vec<i16> = (0..1000).map(|i| i as i16).collect();
+        let mut out = Vec::new();
+        r.push_i16(&samples[..100], |f| out.push(f));
+        assert!(out.is_empty());
+        r.push_i16(&samples[100..700], |f| out.push(f));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].samples[0], 0);
+        assert_eq!(out[1].samples[0], 320);
+        r.push_i16(&samples[700..], |f| out.push(f));
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].samples[FRAME_SAMPLES - 1], 959);
+        assert_eq!(r.frame_fill, 40);
+        // Every sample comes through exactly.
+        let flat: Vec<i16> = out.iter().flat_map(|f| f.samples).collect();
+        assert_eq!(flat, samples[..960]);
+    }
+
+    #[test]
     fn stream_matches_duration_with_odd_chunking() {
         for (rate, ch) in [
             (48_000u32, 2u16),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::audio::{Frame, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::audio::SAMPLE_RATE;
 use crate::call::{
     CallCommand, CallConfig, CallHandle, CallIo, CallSetup, InboundFrame, OutboundFrame, Providers,
 };
@@ -24,6 +24,7 @@ use crate::events::{CallEvent, CustomerInfo, EventKind, Speaker, Stage};
 use crate::hub::LocalHub;
 use crate::persist::customer_for_call;
 
+use super::calls::is_caller;
 use super::credentials::LiveKitCredentials;
 use super::ffi::{
     AudioSource, AudioStream, FfiError, LocalAudioTrack, RemoteParticipant, Room, RoomEvent,
@@ -75,12 +76,6 @@ pub struct RoomCall {
     /// How long to wait for a caller in a room nobody has joined yet.
     pub customer_wait: Duration,
     pub room_options: RoomOptions,
-}
-
-/// A caller: a person on an app or a phone line (agents, recorders and the
-/// like are not; supervisors listen hidden and are never seen).
-fn is_caller(kind: &str) -> bool {
-    matches!(kind, "standard" | "sip")
 }
 
 /// What the call knows of the caller from the room: a SIP caller's identity is
@@ -195,23 +190,19 @@ async fn wait_for_caller(room: &mut Room, wait: Duration) -> Option<String> {
     }
 }
 
-/// The library's frames (20 ms asked for; any size handled) into 20 ms frames.
-async fn pump_customer_audio(mut stream: AudioStream, tx: mpsc::Sender<InboundFrame>) {
-    let mut chunker = Chunker::default();
-    while let Some(audio) = stream.next().await {
-        for frame in chunker.push(&audio.samples) {
+/// The caller's microphone into the call. The call is never made to wait on
+/// the network, nor the network on a busy call: a full queue drops the frame,
+/// like a lost packet.
+async fn pump_customer_audio(stream: AudioStream, tx: mpsc::Sender<InboundFrame>) {
+    stream
+        .frames(|frame| {
             let f = InboundFrame {
                 frame,
                 due: Instant::now(),
             };
-            // The call is never made to wait on the network, nor the network on
-            // a busy call: a full queue drops the frame (counted in the library's
-            // figures as a stall, like a lost packet).
-            if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(f) {
-                return;
-            }
-        }
-    }
+            !matches!(tx.try_send(f), Err(mpsc::error::TrySendError::Closed(_)))
+        })
+        .await;
 }
 
 async fn pump_agent_audio(
@@ -230,25 +221,6 @@ async fn pump_agent_audio(
                 );
             }
         }
-    }
-}
-
-/// Re-cuts arbitrary runs of samples into 20 ms frames.
-#[derive(Default)]
-pub struct Chunker {
-    carry: Vec<i16>,
-}
-
-impl Chunker {
-    pub fn push(&mut self, samples: &[i16]) -> Vec<Frame> {
-        self.carry.extend_from_slice(samples);
-        let whole = self.carry.len() / FRAME_SAMPLES * FRAME_SAMPLES;
-        let frames = self.carry[..whole]
-            .chunks(FRAME_SAMPLES)
-            .map(Frame::from_slice)
-            .collect();
-        self.carry.drain(..whole);
-        frames
     }
 }
 
@@ -367,22 +339,6 @@ async fn run_room(mut t: RoomTask) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn any_run_of_samples_becomes_whole_20_ms_frames() {
-        let mut c = Chunker::default();
-        let samples: Vec<i16> = (0..1000).map(|i| i as i16).collect();
-        let a = c.push(&samples[..100]);
-        assert!(a.is_empty());
-        let b = c.push(&samples[100..700]);
-        assert_eq!(b.len(), 2);
-        assert_eq!(b[0].samples[0], 0);
-        assert_eq!(b[1].samples[0], 320);
-        let rest = c.push(&samples[700..]);
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].samples[FRAME_SAMPLES - 1], 959);
-        assert_eq!(c.carry.len(), 40);
-    }
 
     #[test]
     fn sip_callers_are_known_by_number_and_others_are_not_guessed() {

@@ -39,9 +39,15 @@ pub struct RoomCalls {
     seen_order: VecDeque<String>,
 }
 
-/// A participant who is a caller: a person on an app or a phone line, visible.
+/// A kind of participant that calls: a person on an app (`standard`) or a phone
+/// line (`sip`) — not an agent, a recorder or an ingress.
+pub fn is_caller(kind: &str) -> bool {
+    matches!(kind, "standard" | "sip")
+}
+
+/// A participant who is a caller, and visible (a supervisor listens hidden).
 pub fn is_customer(p: &ParticipantSummary) -> bool {
-    matches!(p.kind.as_str(), "standard" | "sip") && !p.hidden
+    is_caller(&p.kind) && !p.hidden
 }
 
 impl RoomCalls {

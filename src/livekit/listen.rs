@@ -14,7 +14,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::call::MonitorFrame;
 use crate::events::Speaker;
 
-use super::call::{Chunker, RoomCallError};
+use super::call::RoomCallError;
 use super::credentials::LiveKitCredentials;
 use super::ffi::{AudioStream, Room, RoomEvent, RoomOptions};
 use super::token::{mint, Role, TokenRequest};
@@ -113,15 +113,13 @@ pub async fn listen_to_room(
     })
 }
 
-async fn pump(mut stream: AudioStream, speaker: Speaker, tap: mpsc::Sender<MonitorFrame>) {
-    let mut chunker = Chunker::default();
-    while let Some(audio) = stream.next().await {
-        for frame in chunker.push(&audio.samples) {
-            if let Err(mpsc::error::TrySendError::Closed(_)) =
-                tap.try_send(MonitorFrame { frame, speaker })
-            {
-                return;
-            }
-        }
-    }
+async fn pump(stream: AudioStream, speaker: Speaker, tap: mpsc::Sender<MonitorFrame>) {
+    stream
+        .frames(|frame| {
+            !matches!(
+                tap.try_send(MonitorFrame { frame, speaker }),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        })
+        .await;
 }

@@ -143,9 +143,9 @@ def make_handler(key, secret, state):
             self.end_headers()
             self.wfile.write(body)
 
-        def reply(self, msg, content_type="application/protobuf", raw=None):
+        def reply(self, msg, content_type="application/protobuf", raw=None, status=200):
             body = raw if raw is not None else msg.SerializeToString()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -205,13 +205,7 @@ def make_handler(key, secret, state):
             if room == "boom-room":
                 return self.twirp_error(500, "internal", "database is down")
             if room == "proxy-room":
-                body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-                self.send_response(502)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
+                return self.reply(None, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>", 502)
             with state.lock:
                 return getattr(self, "m_" + method)(req)
 

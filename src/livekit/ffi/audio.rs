@@ -3,12 +3,13 @@
 //! delivers a track's audio — the customer's — already resampled by the library
 //! to the engine's 16 kHz mono.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{ask, client, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
+use crate::audio::{Frame, StreamResampler};
+
+use super::{ask, proto, FfiClient, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
 
 /// Frames buffered per stream before new ones are dropped (2 s of 10 ms frames).
 const STREAM_QUEUE: usize = 200;
@@ -42,7 +43,7 @@ impl AudioSource {
                 "an audio source needs 8–48 kHz and 1–2 channels, not {sample_rate} Hz × {channels}"
             )));
         }
-        let c = client()?;
+        let c = FfiClient::get()?;
         let resp = c.request(
             "NewAudioSource",
             proto::ffi_request::Message::NewAudioSource(proto::NewAudioSourceRequest {
@@ -128,7 +129,7 @@ impl AudioSource {
 
     /// Drops what is queued and not yet sent (the customer barged in).
     pub fn clear(&self) -> Result<(), FfiError> {
-        client()?.request(
+        FfiClient::get()?.request(
             "ClearAudioBuffer",
             proto::ffi_request::Message::ClearAudioBuffer(proto::ClearAudioBufferRequest {
                 source_handle: self.handle.id(),
@@ -148,7 +149,7 @@ pub struct LocalAudioTrack {
 
 impl LocalAudioTrack {
     pub fn new(name: &str, source: &AudioSource) -> Result<LocalAudioTrack, FfiError> {
-        let resp = client()?.request(
+        let resp = FfiClient::get()?.request(
             "CreateAudioTrack",
             proto::ffi_request::Message::CreateAudioTrack(proto::CreateAudioTrackRequest {
                 name: name.to_string(),
@@ -193,7 +194,7 @@ impl AudioStream {
         channels: u32,
         frame_ms: u32,
     ) -> Result<AudioStream, FfiError> {
-        let resp = client()?.request(
+        let resp = FfiClient::get()?.request(
             "NewAudioStream",
             proto::ffi_request::Message::NewAudioStream(proto::NewAudioStreamRequest {
                 track_handle,
@@ -214,7 +215,7 @@ impl AudioStream {
         channels: u32,
         frame_ms: u32,
     ) -> Result<AudioStream, FfiError> {
-        let resp = client()?.request(
+        let resp = FfiClient::get()?.request(
             "AudioStreamFromParticipant",
             proto::ffi_request::Message::AudioStreamFromParticipant(
                 proto::AudioStreamFromParticipantRequest {
@@ -253,6 +254,36 @@ impl AudioStream {
     /// The next frame; None when the stream ended (track gone, library shut down).
     pub async fn next(&mut self) -> Option<ReceivedAudio> {
         self.rx.recv().await
+    }
+
+    /// Delivers the stream as the engine's 20 ms frames of 16 kHz mono — through
+    /// the engine's one frame assembler, [`StreamResampler`], which also copes if
+    /// the library ever hands over another rate or channel count — until the
+    /// stream ends or `deliver` returns false. No allocation per frame.
+    pub async fn frames(mut self, mut deliver: impl FnMut(Frame) -> bool) {
+        let mut assembler: Option<StreamResampler> = None;
+        while let Some(audio) = self.next().await {
+            let fits = assembler.as_ref().is_some_and(|a| {
+                a.input_rate() == audio.sample_rate && u32::from(a.channels()) == audio.channels
+            });
+            if !fits {
+                let channels = u16::try_from(audio.channels).unwrap_or(0);
+                match StreamResampler::new(audio.sample_rate, channels) {
+                    Ok(a) => assembler = Some(a),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unusable audio from the library");
+                        continue;
+                    }
+                }
+            }
+            let mut open = true;
+            if let Some(a) = assembler.as_mut() {
+                a.push_i16(&audio.samples, |f| open = open && deliver(f));
+            }
+            if !open {
+                return;
+            }
+        }
     }
 
     /// The next frame within `wait`, if any.
@@ -303,9 +334,9 @@ pub(super) fn route_stream_event(r: &Router, ev: proto::AudioStreamEvent) {
                     sample_rate: info.sample_rate,
                     channels: info.num_channels,
                 };
-                if tx.try_send(audio).is_err() {
-                    r.dropped_frames.fetch_add(1, Ordering::Relaxed);
-                }
+                // A reader that is not keeping up loses the newest audio
+                // rather than hold up the library's thread.
+                let _ = tx.try_send(audio);
             }
         }
         Some(M::Eos(_)) => {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::ffi::{c_char, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use prost::Message;
@@ -118,8 +118,6 @@ struct Router {
     rooms: Mutex<HashMap<u64, mpsc::UnboundedSender<room::Routed>>>,
     /// Events of rooms whose `connect` has not returned yet.
     early_rooms: Mutex<HashMap<u64, Vec<room::Routed>>>,
-    dropped_frames: AtomicU64,
-    panicked: Mutex<Option<String>>,
 }
 
 struct Waiter {
@@ -152,11 +150,6 @@ pub fn settled_live_handles(wait: Duration) -> usize {
         std::thread::sleep(Duration::from_millis(5));
     }
     live_handles()
-}
-
-/// Frames the library delivered while a stream's reader was not keeping up.
-pub fn dropped_frames() -> u64 {
-    router().dropped_frames.load(Ordering::Relaxed)
 }
 
 /// Where the library is: `LIVEKIT_LIB_PATH`, else the installed `livekit-ffi` model.
@@ -440,7 +433,7 @@ async fn ask(
     timeout: Duration,
     build: impl FnOnce(u64) -> proto::ffi_request::Message,
 ) -> Result<proto::ffi_event::Message, FfiError> {
-    let c = client()?;
+    let c = FfiClient::get()?;
     let (id, rx) = expect_answer(keep);
     if let Err(e) = c.request(what, build(id)) {
         forget_answer(id);
@@ -501,7 +494,6 @@ fn route(bytes: &[u8]) {
         }
         M::Panic(p) => {
             tracing::error!(target: "livekit_ffi", "liblivekit_ffi panicked: {}", p.message);
-            *r.panicked.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.message);
         }
         M::AudioStreamEvent(ev) => audio::route_stream_event(r, ev),
         M::RoomEvent(ev) => room::route_room_event(r, ev),
@@ -527,17 +519,4 @@ fn route(bytes: &[u8]) {
             }
         }
     }
-}
-
-/// Shared by the media types: turns an `Arc` clone of the client into a check
-/// that it is still usable.
-fn client() -> Result<&'static FfiClient, FfiError> {
-    FfiClient::get()
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<FfiClient>();
-    check::<Arc<OwnedHandle>>();
 }

@@ -113,23 +113,20 @@ function range(v: number, [min, max]: readonly [number, number]): FieldProblem |
   return Number.isFinite(v) && Number.isInteger(v) && v >= min && v <= max ? null : { key: 'invalid.range', params: { min, max } };
 }
 
-/** Why an OpenAI-compatible base URL would be refused, or null when it is fine. */
-export function checkBaseUrl(url: string): FieldProblem | null {
+/** Why `url` would be refused: a scheme `schemes` accepts and a server, no user or password. */
+function checkUrl(url: string, schemes: RegExp, invalid: MessageKey): FieldProblem | null {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url.trim());
-  if (!m || !/^https?$/i.test(m[1])) return { key: 'invalid.url' };
+  if (!m || !schemes.test(m[1])) return { key: invalid };
   if (m[2].includes('@')) return { key: 'invalid.urlCredentials' };
-  if (!m[2] || m[2].startsWith(':')) return { key: 'invalid.url' };
+  if (!m[2] || m[2].startsWith(':')) return { key: invalid };
   return null;
 }
 
+/** Why an OpenAI-compatible base URL would be refused, or null when it is fine. */
+export const checkBaseUrl = (url: string): FieldProblem | null => checkUrl(url, /^https?$/i, 'invalid.url');
+
 /** Why a LiveKit server URL would be refused (src/livekit/credentials.rs `http_base`), or null. */
-export function checkLivekitUrl(url: string): FieldProblem | null {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url.trim());
-  if (!m || !/^(wss?|https?)$/i.test(m[1])) return { key: 'invalid.livekitUrl' };
-  if (m[2].includes('@')) return { key: 'invalid.urlCredentials' };
-  if (!m[2] || m[2].startsWith(':')) return { key: 'invalid.livekitUrl' };
-  return null;
-}
+export const checkLivekitUrl = (url: string): FieldProblem | null => checkUrl(url, /^(wss?|https?)$/i, 'invalid.livekitUrl');
 
 /**
  * The problems the page can name by itself, by field (empty when none). The server's
