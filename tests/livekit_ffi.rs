@@ -208,7 +208,9 @@ async fn audio_flows_a_missing_room_is_a_clear_error_and_shutdown_is_clean() {
 
     // Listening in: the same clear refusal, nothing left behind.
     let (tap, _frames) = tokio::sync::mpsc::channel(8);
-    match switchboard::livekit::listen_to_room(&creds, "support-ar-7", "supervisor-1", tap).await {
+    match switchboard::livekit::listen_to_room(&creds, "support-ar-7", "supervisor-1", tap, None)
+        .await
+    {
         Ok(_) => panic!("listening to a room that is not there"),
         Err(e) => assert!(e.to_string().contains("Connection refused"), "{e}"),
     }

@@ -1,7 +1,9 @@
 //! A whole call through a real LiveKit server: the agent joins the room, a
 //! customer (a second connection of this process) speaks into it, the agent
 //! hears them (local Whisper), answers, and the customer hears the answer; the
-//! customer leaving ends the call. Needs a server, so it runs only when
+//! customer leaving ends the call. A supervisor's console follows the call
+//! through the room (the remote hub): it sees the customer's words on its own
+//! wall and takes the call over and back. Needs a server, so it runs only when
 //! `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` are set (e.g.
 //! `livekit-server --dev`; docs/livekit.md), with the local models installed.
 #![cfg(feature = "whisper")]
@@ -12,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard::call::{Controller, SupervisorCommand};
 use switchboard::events::{EventKind, Speaker};
 use switchboard::hub::{CallHub, LocalHub};
 use switchboard::lang::Lang;
@@ -107,11 +110,20 @@ async fn a_customer_in_a_real_room_is_heard_answered_and_hangs_up_only_when_live
     }
     assert!(loud > 25, "the customer never heard the agent's greeting");
 
-    // A supervisor listens in, hidden: the customer's words reach them too.
+    // A supervisor listens in, hidden: the customer's words reach them too,
+    // and the call's events reach the console's own wall.
     let (tap, mut monitor) = tokio::sync::mpsc::channel(4096);
-    let listener = switchboard::livekit::listen_to_room(&creds, &room_name, "supervisor-1", tap)
-        .await
-        .expect("the supervisor listens in");
+    let (wall_tx, mut wall) = tokio::sync::broadcast::channel(4096);
+    let console = switchboard::livekit::remote::RemoteHub::new(wall_tx);
+    let listener = switchboard::livekit::listen_to_room(
+        &creds,
+        &room_name,
+        "supervisor-1",
+        tap,
+        Some(console.clone()),
+    )
+    .await
+    .expect("the supervisor listens in");
 
     // The customer speaks; the agent transcribes it.
     let said = "Hello, I would like to check the status of my order.";
@@ -162,6 +174,36 @@ async fn a_customer_in_a_real_room_is_heard_answered_and_hangs_up_only_when_live
         customer_frames > 25,
         "the supervisor heard {customer_frames} loud customer frames"
     );
+    // The console's wall: the call's start (from the history) and the line.
+    let mut on_wall = Vec::new();
+    while let Ok(ev) = wall.try_recv() {
+        on_wall.push(ev);
+    }
+    assert!(
+        on_wall.iter().any(|e| e.kind.type_name() == "call_started"),
+        "{on_wall:?}"
+    );
+    assert!(on_wall.iter().any(|e| matches!(&e.kind,
+        EventKind::Transcript { speaker: Speaker::Customer, is_final: true, text, .. } if text.to_lowercase().contains("order"))));
+    // Take over from the console, then hand back.
+    console
+        .command("real-room-call", SupervisorCommand::Takeover)
+        .await
+        .expect("the worker took the command");
+    handle
+        .wait_for(Duration::from_secs(5), |s| {
+            s.controller == Controller::Supervisor
+        })
+        .await
+        .expect("the supervisor is in control");
+    console
+        .command("real-room-call", SupervisorCommand::Handback)
+        .await
+        .unwrap();
+    handle
+        .wait_for(Duration::from_secs(5), |s| s.controller == Controller::Ai)
+        .await
+        .expect("handed back");
     listener.stop().await;
 
     // The customer leaves: the call ends as a hangup.

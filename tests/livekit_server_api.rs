@@ -106,7 +106,7 @@ fn our_tokens_pass_the_official_sdk_with_the_least_grants_per_role() {
             }
             Role::Supervisor => {
                 assert_eq!(g["can_publish"], false, "a listener: {g}");
-                assert_eq!(g["can_publish_data"], false);
+                assert_eq!(g["can_publish_data"], true, "commands to the worker by RPC");
                 assert_eq!(g["hidden"], true);
             }
             Role::Customer => {
@@ -484,6 +484,7 @@ async fn room_service_against_a_local_twirp_fake_using_livekits_own_protobuf_typ
         .unwrap();
     assert!(p.can_publish && !p.hidden, "{p:?}");
     let perm = &fake.last()["request"]["permission"];
+    assert_eq!(perm["can_publish_data"], true, "RPC to the worker: {perm}");
     assert_eq!(
         perm["can_publish_sources"],
         serde_json::json!(["MICROPHONE"]),

@@ -11,6 +11,7 @@ use switchboard::transport::{
 use tauri::State;
 
 use crate::commands::{call_setup, lang_hint, Audio, Reply, UiError};
+use crate::livekit::RoomListening;
 use crate::state::AppState;
 
 impl From<DeskError> for UiError {
@@ -35,8 +36,12 @@ pub async fn list_audio_devices() -> Reply<DeviceList> {
 }
 
 #[tauri::command]
-pub fn desk_status(desk: State<'_, AudioDesk>) -> DeskStatus {
-    desk.status()
+pub fn desk_status(
+    state: State<'_, AppState>,
+    desk: State<'_, AudioDesk>,
+    rooms: State<'_, RoomListening>,
+) -> DeskStatus {
+    rooms.merge(&state, desk.status())
 }
 
 /// Single seat: the local microphone is the customer, the agent answers through
@@ -78,16 +83,21 @@ pub async fn start_mic_call(
 pub async fn listen_call(
     state: State<'_, AppState>,
     desk: State<'_, AudioDesk>,
+    rooms: State<'_, RoomListening>,
     call_id: String,
     on: bool,
 ) -> Reply<DeskStatus> {
+    if state.remote.room_of(&call_id).is_some() {
+        // A call followed in a room is heard through the room listened to.
+        return Ok(rooms.merge(&state, desk.status()));
+    }
     if on {
         let output = state.current_settings().audio.output_device;
         desk.listen(&state.hub, &call_id, output).await?;
     } else if desk.listening().as_deref() == Some(call_id.as_str()) {
         desk.stop_listening(&state.hub).await;
     }
-    Ok(desk.status())
+    Ok(rooms.merge(&state, desk.status()))
 }
 
 /// Puts the supervisor's microphone on the call's line (`on`: after a
@@ -96,14 +106,24 @@ pub async fn listen_call(
 pub async fn supervisor_microphone(
     state: State<'_, AppState>,
     desk: State<'_, AudioDesk>,
+    rooms: State<'_, RoomListening>,
     call_id: String,
     on: bool,
 ) -> Reply<DeskStatus> {
+    if state.remote.room_of(&call_id).is_some() {
+        if on {
+            let input = state.current_settings().audio.input_device;
+            rooms.speak(&call_id, input).await?;
+        } else {
+            rooms.quiet().await;
+        }
+        return Ok(rooms.merge(&state, desk.status()));
+    }
     if on {
         let input = state.current_settings().audio.input_device;
         desk.attach_microphone(&state.hub, &call_id, input).await?;
     } else {
         desk.detach_microphone(&call_id).await;
     }
-    Ok(desk.status())
+    Ok(rooms.merge(&state, desk.status()))
 }

@@ -9,7 +9,7 @@ use switchboard::crm::{
     CallRow, CrmError, CrmStore, Customer, NewCustomer, NewTicket, Ticket, TicketChange,
     TicketStatus,
 };
-use switchboard::hub::{CallHub, HubError};
+use switchboard::hub::HubError;
 use switchboard::lang::LangHint;
 use switchboard::persist::customer_for_call;
 use switchboard::scenario::Scenario;
@@ -181,7 +181,7 @@ pub async fn start_simulation(
 
 #[tauri::command]
 pub fn list_calls(state: State<'_, AppState>) -> Vec<CallStatus> {
-    state.hub.calls()
+    state.calls()
 }
 
 #[tauri::command]
@@ -190,8 +190,10 @@ pub async fn supervisor_command(
     call_id: String,
     command: SupervisorCommand,
 ) -> Reply<()> {
-    let hub = state.hub.clone();
-    hub.command(&call_id, command).await.map_err(UiError::from)
+    state
+        .command(&call_id, command)
+        .await
+        .map_err(UiError::from)
 }
 
 #[tauri::command]

@@ -5,12 +5,17 @@ use std::sync::RwLock;
 
 use switchboard::config::Config;
 use switchboard::crm::CrmStore;
-use switchboard::hub::LocalHub;
+use switchboard::hub::{CallHub, HubError, LocalHub};
+use switchboard::livekit::remote::RemoteHub;
 use switchboard::persist::CrmWriter;
 use switchboard::settings::ConsoleSettings;
 
 pub struct AppState {
     pub hub: LocalHub,
+    /// Calls hosted by `switchboard agent` workers in LiveKit rooms the
+    /// supervisor follows; their events go out on `hub`'s channel, so the wall
+    /// shows every call the same way.
+    pub remote: RemoteHub,
     /// The environment / file config; calls use [`AppState::call_config`].
     pub config: Config,
     /// The console's settings (settings.json), current from startup and after each
@@ -54,12 +59,32 @@ impl AppState {
             }
         };
         Ok(AppState {
+            remote: RemoteHub::new(hub.event_sender()),
             hub,
             settings: RwLock::new(ConsoleSettings::from_config(&config)),
             config,
             store,
             writer,
         })
+    }
+
+    /// Every live call: this console's own and those it follows in rooms.
+    pub fn calls(&self) -> Vec<switchboard::call::CallStatus> {
+        let mut calls = self.hub.calls();
+        calls.extend(self.remote.calls());
+        calls
+    }
+
+    /// A supervisor command for a call, wherever it runs.
+    pub async fn command(
+        &self,
+        call_id: &str,
+        cmd: switchboard::call::SupervisorCommand,
+    ) -> Result<(), HubError> {
+        if self.remote.room_of(call_id).is_some() {
+            return self.remote.command(call_id, cmd).await;
+        }
+        self.hub.command(call_id, cmd).await
     }
 
     /// A copy of the current settings.

@@ -178,7 +178,7 @@ pub enum Controller {
 }
 
 /// A snapshot of a call for supervisors' walls and for simulators.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct CallStatus {
     pub call_id: String,

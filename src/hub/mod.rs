@@ -20,6 +20,12 @@ pub enum HubError {
     UnknownCall(String),
     #[error("call {0} has ended")]
     Ended(String),
+    /// A worker hosting the call refused the command (not a supervisor of its room…).
+    #[error("the call's worker refused: {0}")]
+    Refused(String),
+    /// The worker hosting the call did not answer (left the room, network).
+    #[error("the call's worker did not answer: {0}")]
+    Unreachable(String),
 }
 
 impl HubError {
@@ -27,6 +33,8 @@ impl HubError {
         match self {
             HubError::UnknownCall(_) => "unknown_call",
             HubError::Ended(_) => "call_ended",
+            HubError::Refused(_) => "worker_refused",
+            HubError::Unreachable(_) => "worker_unreachable",
         }
     }
 }

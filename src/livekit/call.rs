@@ -28,8 +28,10 @@ use super::calls::is_caller;
 use super::credentials::LiveKitCredentials;
 use super::ffi::{
     AudioSource, AudioStream, FfiError, LocalAudioTrack, RemoteParticipant, Room, RoomEvent,
-    RoomOptions,
+    RoomOptions, RoomSender, RpcInvocation,
 };
+use super::remote::{Relay, RelayFeed, COMMAND_METHOD, EVENTS_TOPIC, SYNC_METHOD};
+use super::rooms::RoomServiceError;
 use super::token::{mint, Role, TokenError, TokenRequest};
 
 /// The agent's voice is queued in the library at most this long: what is still
@@ -48,6 +50,8 @@ pub enum RoomCallError {
     Media(#[from] FfiError),
     #[error("no customer joined room {room:?} within {} s", .waited.as_secs())]
     NoCustomer { room: String, waited: Duration },
+    #[error(transparent)]
+    Server(#[from] super::rooms::RoomServiceError),
 }
 
 impl RoomCallError {
@@ -57,6 +61,9 @@ impl RoomCallError {
             RoomCallError::Token(e) => e.code(),
             RoomCallError::Media(e) => e.code(),
             RoomCallError::NoCustomer { .. } => "livekit_no_customer",
+            RoomCallError::Server(RoomServiceError::Unreachable { .. }) => "livekit_unreachable",
+            RoomCallError::Server(RoomServiceError::Timeout { .. }) => "livekit_timeout",
+            RoomCallError::Server(_) => "livekit_server_refused",
         }
     }
 }
@@ -102,6 +109,13 @@ pub async fn start_room_call(
     req.name = Some("Switchboard".into());
     let token = mint(creds, &req)?;
     let mut room = Room::connect(&url, &token, &call.room_options).await?;
+    // Supervisors' consoles follow and command the call through the room.
+    for method in [COMMAND_METHOD, SYNC_METHOD] {
+        if let Err(e) = room.register_rpc(method) {
+            let _ = room.disconnect().await;
+            return Err(e.into());
+        }
+    }
     let customer = match wait_for_caller(&mut room, call.customer_wait).await {
         Some(identity) => identity,
         None => {
@@ -139,6 +153,7 @@ pub async fn start_room_call(
     let (agent_tx, agent_rx) = mpsc::channel::<OutboundFrame>(16);
     let events = hub.event_sender();
     let call_events = events.subscribe();
+    let relayed = events.subscribe();
     let handle = hub.start_call(CallSetup {
         call_id: call.call_id.clone(),
         customer: customer_info,
@@ -157,7 +172,20 @@ pub async fn start_room_call(
     let inbound = tokio::spawn(pump_customer_audio(stream, cust_tx));
     let source = std::sync::Arc::new(source);
     let outbound = tokio::spawn(pump_agent_audio(agent_rx, source.clone()));
+    let relay = std::sync::Arc::new(Relay::new(
+        &call.room,
+        creds.clone(),
+        std::sync::Arc::new(hub.clone()),
+    ));
+    let relaying = tokio::spawn(relay_call(
+        RelayFeed::new(&handle, relayed),
+        relay.clone(),
+        room.sender(),
+    ));
     tokio::spawn(run_room(RoomTask {
+        relay,
+        relaying,
+        supervisor_voice: None,
         room,
         handle: handle.clone(),
         customer,
@@ -225,6 +253,11 @@ async fn pump_agent_audio(
 }
 
 struct RoomTask {
+    relay: std::sync::Arc<Relay>,
+    relaying: tokio::task::JoinHandle<()>,
+    /// The supervisor's microphone, passed to the call (which sends it on to
+    /// the customer while the supervisor is in control).
+    supervisor_voice: Option<tokio::task::JoinHandle<()>>,
     room: Room,
     handle: CallHandle,
     customer: String,
@@ -255,6 +288,76 @@ impl RoomTask {
     }
 }
 
+impl RoomTask {
+    /// A supervisor who proved themselves by command now publishes their
+    /// microphone (they took the call over): it goes to the call as the
+    /// supervisor's voice.
+    async fn hear_supervisor(&mut self, identity: &str) {
+        let stream = match self
+            .room
+            .participant(identity)
+            .map(|p| p.audio(SAMPLE_RATE, 20))
+        {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                tracing::warn!(call_id = %self.handle.call_id, code = e.code(), "the supervisor's voice is not heard");
+                return;
+            }
+            None => return,
+        };
+        let (tx, rx) = mpsc::channel::<InboundFrame>(64);
+        if self
+            .handle
+            .send(CallCommand::SupervisorAudio(rx))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if let Some(old) = self
+            .supervisor_voice
+            .replace(tokio::spawn(pump_customer_audio(stream, tx)))
+        {
+            old.abort();
+        }
+        tracing::info!(call_id = %self.handle.call_id, "supervisor's voice on the line");
+    }
+}
+
+/// The call's events and statuses to the room, for supervisors' walls.
+async fn relay_call(mut feed: RelayFeed, relay: std::sync::Arc<Relay>, room: RoomSender) {
+    let mut failures = 0u32;
+    while let Some(packets) = feed.next(&relay).await {
+        for p in packets {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(2),
+                room.publish_data(p, EVENTS_TOPIC, &[]),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                failures += 1;
+                if failures == 1 || failures % 100 == 0 {
+                    tracing::warn!(failures, "call events not sent to the room");
+                }
+            }
+        }
+    }
+}
+
+/// A supervisor's RPC: what they asked for goes to them alone, then the reply.
+async fn answer(inv: RpcInvocation, relay: std::sync::Arc<Relay>, room: RoomSender) {
+    let done = relay.invoke(&inv.method, &inv.caller, &inv.payload).await;
+    let to = [inv.caller.clone()];
+    for p in done.to_caller {
+        if room.publish_data(p, EVENTS_TOPIC, &to).await.is_err() {
+            break;
+        }
+    }
+    if let Err(e) = room.respond_rpc(inv.invocation_id, done.reply) {
+        tracing::warn!(code = e.code(), "an RPC was not answered");
+    }
+}
+
 /// Captions of one transcript line: interim ones share the final one's id.
 pub fn caption_segment(call_id: &str, turn: u32, speaker: Speaker) -> String {
     let who = match speaker {
@@ -278,6 +381,12 @@ async fn run_room(mut t: RoomTask) {
                 }
                 Some(RoomEvent::TrackSubscribed { identity, track_sid, audio: true, .. }) if identity == t.customer => {
                     t.customer_track_sid = track_sid;
+                }
+                Some(RoomEvent::TrackSubscribed { identity, audio: true, .. }) if t.relay.is_supervisor(&identity) => {
+                    t.hear_supervisor(&identity).await;
+                }
+                Some(RoomEvent::RpcInvocation(inv)) => {
+                    tokio::spawn(answer(inv, t.relay.clone(), t.room.sender()));
                 }
                 Some(RoomEvent::Reconnecting) => {
                     tracing::warn!(call_id = %t.handle.call_id, "livekit connection lost; reconnecting");
@@ -329,6 +438,12 @@ async fn run_room(mut t: RoomTask) {
     }
     t.inbound.abort();
     t.outbound.abort();
+    if let Some(v) = t.supervisor_voice.take() {
+        v.abort();
+    }
+    // The last events (call_ended) go out before the room is left.
+    let _ = tokio::time::timeout(Duration::from_secs(2), &mut t.relaying).await;
+    t.relaying.abort();
     let call_id = t.handle.call_id.clone();
     if let Err(e) = t.room.disconnect().await {
         tracing::debug!(%call_id, code = e.code(), "leaving the livekit room");

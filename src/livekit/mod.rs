@@ -12,6 +12,7 @@ pub mod calls;
 pub mod credentials;
 pub mod ffi;
 pub mod listen;
+pub mod remote;
 pub mod rooms;
 pub mod token;
 pub mod webhook;
@@ -20,7 +21,7 @@ pub mod webhook_server;
 pub use call::{start_room_call, RoomCall, RoomCallError};
 pub use calls::{CallAction, EndReason, RoomCalls};
 pub use credentials::{CredentialsError, LiveKitCredentials, URL_ENV};
-pub use listen::{listen_to_room, RoomListener};
+pub use listen::{listen_to_room, RoomListener, VoiceControl};
 pub use rooms::{
     ParticipantSummary, RoomOptions, RoomService, RoomServiceError, RoomSummary, TrackSummary,
 };

@@ -383,7 +383,8 @@ impl RoomService {
             } else {
                 Vec::new()
             },
-            can_publish_data: false,
+            // Commands to the call's worker (LiveKit RPC is data) either way.
+            can_publish_data: true,
             hidden: !speaking,
             ..Default::default()
         };

@@ -5,7 +5,7 @@
 //! | role | joins | publishes | subscribes | data | seen by others |
 //! |---|---|---|---|---|---|
 //! | agent | the room | its microphone track | yes | yes (captions) | yes, as an agent |
-//! | supervisor | the room | nothing (a takeover grants it through the server API) | yes | no | no (hidden) |
+//! | supervisor | the room | nothing (a takeover grants it through the server API) | yes | yes (commands to the call's worker, by RPC) | no (hidden) |
 //! | customer | the room | their microphone track | yes | no | yes |
 
 use std::str::FromStr;
@@ -65,7 +65,8 @@ impl Role {
             },
             Role::Supervisor => VideoGrants {
                 can_publish: Some(false),
-                can_publish_data: Some(false),
+                // LiveKit RPC rides on data packets: commands to the worker.
+                can_publish_data: Some(true),
                 hidden: true,
                 ..base
             },
@@ -249,7 +250,7 @@ mod tests {
                     assert_eq!(claims.kind, "agent");
                 }
                 Role::Supervisor => {
-                    assert!(!v.can_publish() && !v.can_publish_data() && v.hidden);
+                    assert!(!v.can_publish() && v.can_publish_data() && v.hidden);
                 }
                 Role::Customer => {
                     assert!(v.can_publish() && !v.can_publish_data() && !v.hidden);

@@ -35,6 +35,8 @@ const state = {
   speakerError: null,
   // `join_livekit_room` fails with `roomError` when set, like the shell does.
   roomError: null,
+  // What `list_calls` answers: the calls the shell hosts or follows.
+  listed: [],
   devices: { error: { code: 'device_unavailable', message: 'no sound device is available (DeviceNotAvailable)' } },
   // `model_status`: the speech models and voice are installed, the language models are
   // not. `modelsError` makes the command fail.
@@ -81,7 +83,7 @@ async function handle(cmd, args) {
     case 'start_simulation':
       return 'sim-' + args.scenario;
     case 'list_calls':
-      return [];
+      return clone(state.listed);
     case 'supervisor_command': {
       const c = args.command;
       // Echo what the engine would broadcast.

@@ -179,7 +179,11 @@ async fn listen(
             .await
             .map_err(|e| Failure::Other(e.to_string()))?
             .map_err(|e| Failure::Other(e.to_string()))?;
-    let result = switchboard::livekit::listen_to_room(creds, room, identity, tap).await;
+    // The room's calls (hosted by a worker) are followed too: their events
+    // are printed as JSON Lines, like `simulate` prints a local call's.
+    let (events, mut rx) = tokio::sync::broadcast::channel(4096);
+    let hub = switchboard::livekit::remote::RemoteHub::new(events);
+    let result = switchboard::livekit::listen_to_room(creds, room, identity, tap, Some(hub)).await;
     let outcome = match result {
         Ok(listener) => {
             eprintln!(
@@ -190,6 +194,16 @@ async fn listen(
             loop {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break,
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => match serde_json::to_string(&ev) {
+                            Ok(line) => println!("{line}"),
+                            Err(e) => eprintln!("an event could not be printed: {e}"),
+                        },
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            eprintln!("{n} events were not printed (output too slow)");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                    },
                     _ = check.tick() => if listener.is_finished() {
                         eprintln!("the room has closed");
                         break;

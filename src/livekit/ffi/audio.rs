@@ -106,13 +106,18 @@ impl AudioSource {
             sample_rate: self.sample_rate,
             samples_per_channel: (samples.len() / self.channels as usize) as u32,
         };
-        let answered = ask("CaptureAudioFrame", Some(owned), ANSWER_TIMEOUT, |id| {
-            proto::ffi_request::Message::CaptureAudioFrame(proto::CaptureAudioFrameRequest {
-                source_handle,
-                buffer,
-                request_async_id: Some(id),
-            })
-        });
+        let answered = ask(
+            "CaptureAudioFrame",
+            Some(super::Keep::Samples(owned)),
+            ANSWER_TIMEOUT,
+            |id| {
+                proto::ffi_request::Message::CaptureAudioFrame(proto::CaptureAudioFrameRequest {
+                    source_handle,
+                    buffer,
+                    request_async_id: Some(id),
+                })
+            },
+        );
         match answered.await? {
             proto::ffi_event::Message::CaptureAudioFrame(cb) => match cb.error {
                 Some(e) => Err(FfiError::Refused {

@@ -28,7 +28,7 @@ use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
 pub use audio::{AudioSource, AudioStream, LocalAudioTrack, ReceivedAudio};
-pub use room::{RemoteParticipant, Room, RoomEvent, RoomOptions};
+pub use room::{RemoteParticipant, Room, RoomEvent, RoomOptions, RoomSender, RpcInvocation};
 
 /// LiveKit's messages, generated from the wheel's own descriptors.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
@@ -122,8 +122,17 @@ struct Router {
 
 struct Waiter {
     tx: oneshot::Sender<proto::ffi_event::Message>,
-    /// Memory the library reads until it answers (a captured audio frame).
-    _keep: Option<Vec<i16>>,
+    /// Memory the library reads until it answers.
+    _keep: Option<Keep>,
+}
+
+/// Memory lent to the library for one request: a captured audio frame, or a
+/// data packet being published. Only held, never read here: the library reads it.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) enum Keep {
+    Samples(Vec<i16>),
+    Bytes(Vec<u8>),
 }
 
 static ROUTER: OnceLock<Router> = OnceLock::new();
@@ -368,7 +377,7 @@ fn deferred_drops() -> &'static Mutex<std::sync::mpsc::Sender<u64>> {
 }
 
 /// A fresh id for an asynchronous request, with its answer's receiver.
-fn expect_answer(keep: Option<Vec<i16>>) -> (u64, oneshot::Receiver<proto::ffi_event::Message>) {
+fn expect_answer(keep: Option<Keep>) -> (u64, oneshot::Receiver<proto::ffi_event::Message>) {
     let id = NEXT_ASYNC_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = oneshot::channel();
     let r = router();
@@ -391,7 +400,7 @@ fn expect_answer(keep: Option<Vec<i16>>) -> (u64, oneshot::Receiver<proto::ffi_e
     (id, rx)
 }
 
-fn forget_answer(id: u64) -> Option<Vec<i16>> {
+fn forget_answer(id: u64) -> Option<Keep> {
     router()
         .waiters
         .lock()
@@ -429,7 +438,7 @@ async fn answer(
 /// reads until it answers.
 async fn ask(
     what: &'static str,
-    keep: Option<Vec<i16>>,
+    keep: Option<Keep>,
     timeout: Duration,
     build: impl FnOnce(u64) -> proto::ffi_request::Message,
 ) -> Result<proto::ffi_event::Message, FfiError> {
@@ -454,6 +463,7 @@ fn async_id_of(m: &proto::ffi_event::Message) -> Option<u64> {
         M::PublishTranscription(c) => c.async_id,
         M::CaptureAudioFrame(c) => c.async_id,
         M::SendText(c) => c.async_id,
+        M::PerformRpc(c) => c.async_id,
         _ => return None,
     })
 }
@@ -497,6 +507,7 @@ fn route(bytes: &[u8]) {
         }
         M::AudioStreamEvent(ev) => audio::route_stream_event(r, ev),
         M::RoomEvent(ev) => room::route_room_event(r, ev),
+        M::RpcMethodInvocation(ev) => room::route_rpc_invocation(r, ev),
         other => {
             let Some(id) = async_id_of(&other) else {
                 return;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::audio::{AudioStream, LocalAudioTrack};
-use super::{ask, proto, FfiError, OwnedHandle, Router, ANSWER_TIMEOUT};
+use super::{ask, proto, FfiClient, FfiError, Keep, OwnedHandle, Router, ANSWER_TIMEOUT};
+use crate::livekit::remote::RpcFailure;
 
 /// LiveKit's text-stream topic for captions (what LiveKit's clients render).
 pub const TRANSCRIPTION_TOPIC: &str = "lk.transcription";
@@ -60,6 +61,155 @@ pub enum RoomEvent {
     Disconnected {
         reason: String,
     },
+    /// A data packet (reliable or not) someone published on `topic`.
+    Data {
+        identity: String,
+        topic: String,
+        data: Vec<u8>,
+    },
+    /// Someone called one of our registered RPC methods: answer with
+    /// [`Room::respond_rpc`] within `timeout`.
+    RpcInvocation(RpcInvocation),
+}
+
+#[derive(Debug, Clone)]
+pub struct RpcInvocation {
+    pub invocation_id: u64,
+    pub method: String,
+    /// Who called, as LiveKit's server vouches.
+    pub caller: String,
+    pub payload: String,
+    pub timeout: Duration,
+}
+
+/// Our participant in a room, for other tasks: data, RPC calls and answers.
+/// Cheap to clone; once the room is left its calls fail.
+#[derive(Debug, Clone)]
+pub struct RoomSender {
+    local: u64,
+}
+
+impl RoomSender {
+    /// Publishes `data` reliably on `topic`, to `to` only, or to everyone if empty.
+    pub async fn publish_data(
+        &self,
+        data: Vec<u8>,
+        topic: &str,
+        to: &[String],
+    ) -> Result<(), FfiError> {
+        let (data_ptr, data_len) = (data.as_ptr() as u64, data.len() as u64);
+        let local = self.local;
+        // The library reads the bytes until it answers: the request owns them.
+        let answered = ask(
+            "PublishData",
+            Some(Keep::Bytes(data)),
+            ANSWER_TIMEOUT,
+            |id| {
+                proto::ffi_request::Message::PublishData(proto::PublishDataRequest {
+                    local_participant_handle: local,
+                    data_ptr,
+                    data_len,
+                    reliable: true,
+                    topic: Some(topic.to_string()),
+                    destination_identities: to.to_vec(),
+                    request_async_id: Some(id),
+                    ..Default::default()
+                })
+            },
+        );
+        match answered.await? {
+            proto::ffi_event::Message::PublishData(cb) => match cb.error {
+                Some(e) => Err(FfiError::Refused {
+                    what: "PublishData",
+                    reason: e,
+                }),
+                None => Ok(()),
+            },
+            _ => Err(FfiError::Protocol {
+                what: "PublishData",
+            }),
+        }
+    }
+
+    /// Answers an RPC call made to us.
+    pub fn respond_rpc(
+        &self,
+        invocation_id: u64,
+        reply: Result<String, RpcFailure>,
+    ) -> Result<(), FfiError> {
+        let (payload, error) = match reply {
+            Ok(p) => (Some(p), None),
+            Err(e) => (
+                None,
+                Some(proto::RpcError {
+                    code: e.code,
+                    message: e.message,
+                    data: e.data,
+                }),
+            ),
+        };
+        let msg = proto::ffi_request::Message::RpcMethodInvocationResponse(
+            proto::RpcMethodInvocationResponseRequest {
+                local_participant_handle: self.local,
+                invocation_id,
+                payload,
+                error,
+            },
+        );
+        match FfiClient::get()?.request("RpcMethodInvocationResponse", msg)? {
+            proto::ffi_response::Message::RpcMethodInvocationResponse(r) => match r.error {
+                Some(e) => Err(FfiError::Refused {
+                    what: "RpcMethodInvocationResponse",
+                    reason: e,
+                }),
+                None => Ok(()),
+            },
+            _ => Err(FfiError::Protocol {
+                what: "RpcMethodInvocationResponse",
+            }),
+        }
+    }
+
+    /// Calls `method` of participant `to`, waiting up to `timeout` for the reply.
+    pub async fn call(
+        &self,
+        to: &str,
+        method: &str,
+        payload: String,
+        timeout: Duration,
+    ) -> Result<String, RpcFailure> {
+        let local = self.local;
+        let ms = timeout.as_millis().clamp(1000, 60_000) as u32;
+        // The library answers with its own timeout error; ours only bounds a
+        // library that never answers at all.
+        let answered = ask("PerformRpc", None, timeout + Duration::from_secs(5), |id| {
+            proto::ffi_request::Message::PerformRpc(proto::PerformRpcRequest {
+                local_participant_handle: local,
+                destination_identity: to.to_string(),
+                method: method.to_string(),
+                payload,
+                response_timeout_ms: Some(ms),
+                request_async_id: Some(id),
+                max_round_trip_latency_ms: None,
+            })
+        });
+        let lost = |e: FfiError| RpcFailure {
+            code: 1505,
+            message: e.to_string(),
+            data: None,
+        };
+        match answered.await.map_err(lost)? {
+            proto::ffi_event::Message::PerformRpc(cb) => match cb.error {
+                Some(e) => Err(RpcFailure {
+                    code: e.code,
+                    message: e.message,
+                    data: e.data,
+                }),
+                None => Ok(cb.payload.unwrap_or_default()),
+            },
+            _ => Err(lost(FfiError::Protocol { what: "PerformRpc" })),
+        }
+    }
 }
 
 /// Someone else in the room.
@@ -175,6 +325,8 @@ impl Room {
             }
         }
         let (tx, events) = mpsc::unbounded_channel();
+        // RPC calls to us are addressed to our participant, not the room.
+        super::router().register_room(local.id(), tx.clone());
         super::router().register_room(handle.id(), tx);
         Ok(Room {
             handle,
@@ -304,6 +456,79 @@ impl Room {
         }
     }
 
+    /// Lets others call `method` on us; calls arrive as
+    /// [`RoomEvent::RpcInvocation`].
+    pub fn register_rpc(&self, method: &str) -> Result<(), FfiError> {
+        let msg = proto::ffi_request::Message::RegisterRpcMethod(proto::RegisterRpcMethodRequest {
+            local_participant_handle: self.local.id(),
+            method: method.to_string(),
+        });
+        match FfiClient::get()?.request("RegisterRpcMethod", msg)? {
+            proto::ffi_response::Message::RegisterRpcMethod(_) => Ok(()),
+            _ => Err(FfiError::Protocol {
+                what: "RegisterRpcMethod",
+            }),
+        }
+    }
+
+    /// Our participant, for other tasks (data, RPC).
+    pub fn sender(&self) -> RoomSender {
+        RoomSender {
+            local: self.local.id(),
+        }
+    }
+
+    /// Who may subscribe to the tracks we publish: only `identities` (the
+    /// supervisor's voice goes to the worker alone, which passes it on to the
+    /// customer while the supervisor is in control).
+    pub fn allow_subscribers(&self, identities: &[String]) -> Result<(), FfiError> {
+        let msg = proto::ffi_request::Message::SetTrackSubscriptionPermissions(
+            proto::SetTrackSubscriptionPermissionsRequest {
+                local_participant_handle: self.local.id(),
+                all_participants_allowed: false,
+                permissions: identities
+                    .iter()
+                    .map(|i| proto::ParticipantTrackPermission {
+                        participant_identity: i.clone(),
+                        allow_all: Some(true),
+                        allowed_track_sids: Vec::new(),
+                    })
+                    .collect(),
+            },
+        );
+        match FfiClient::get()?.request("SetTrackSubscriptionPermissions", msg)? {
+            proto::ffi_response::Message::SetTrackSubscriptionPermissions(_) => Ok(()),
+            _ => Err(FfiError::Protocol {
+                what: "SetTrackSubscriptionPermissions",
+            }),
+        }
+    }
+
+    /// Stops publishing a track of ours.
+    pub async fn unpublish(&self, track_sid: &str) -> Result<(), FfiError> {
+        let local = self.local.id();
+        let answered = ask("UnpublishTrack", None, ANSWER_TIMEOUT, |id| {
+            proto::ffi_request::Message::UnpublishTrack(proto::UnpublishTrackRequest {
+                local_participant_handle: local,
+                track_sid: track_sid.to_string(),
+                stop_on_unpublish: true,
+                request_async_id: Some(id),
+            })
+        });
+        match answered.await? {
+            proto::ffi_event::Message::UnpublishTrack(cb) => match cb.error {
+                Some(e) => Err(FfiError::Refused {
+                    what: "UnpublishTrack",
+                    reason: e,
+                }),
+                None => Ok(()),
+            },
+            _ => Err(FfiError::Protocol {
+                what: "UnpublishTrack",
+            }),
+        }
+    }
+
     /// Leaves the room and releases its handles.
     pub async fn disconnect(self) -> Result<(), FfiError> {
         let room_handle = self.handle.id();
@@ -322,6 +547,7 @@ impl Room {
 impl Drop for Room {
     fn drop(&mut self) {
         super::router().unregister_room(self.handle.id());
+        super::router().unregister_room(self.local.id());
     }
 }
 
@@ -351,6 +577,54 @@ impl Router {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&room);
+    }
+}
+
+/// A user data packet, copied out of the library's buffer (whose handle is then
+/// released); packets bigger than LiveKit sends are dropped.
+fn data_packet(d: proto::DataPacketReceived) -> Option<RoomEvent> {
+    use proto::data_packet_received::Value;
+    let Some(Value::User(user)) = d.value else {
+        return None;
+    };
+    let owned = OwnedHandle::new(user.data.handle);
+    let info = user.data.data;
+    if info.data_ptr == 0 || info.data_len > 1 << 20 {
+        return None;
+    }
+    // SAFETY: the library's buffer is valid for `data_len` bytes until its
+    // handle (`owned`) is dropped, which is after this copy.
+    let data =
+        unsafe { std::slice::from_raw_parts(info.data_ptr as *const u8, info.data_len as usize) }
+            .to_vec();
+    drop(owned);
+    Some(RoomEvent::Data {
+        identity: d.participant_identity,
+        topic: user.topic.unwrap_or_default(),
+        data,
+    })
+}
+
+/// In the library's callback: an RPC call to one of our participants.
+pub(super) fn route_rpc_invocation(r: &Router, ev: proto::RpcMethodInvocationEvent) {
+    let tx = r
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&ev.local_participant_handle)
+        .cloned();
+    let invocation = RpcInvocation {
+        invocation_id: ev.invocation_id,
+        method: ev.method,
+        caller: ev.caller_identity,
+        payload: ev.payload,
+        timeout: Duration::from_millis(ev.response_timeout_ms as u64),
+    };
+    match tx {
+        Some(tx) => {
+            let _ = tx.send(Routed::Event(RoomEvent::RpcInvocation(invocation)));
+        }
+        None => tracing::debug!("an RPC call for a room we are not in"),
     }
 }
 
@@ -395,6 +669,7 @@ pub(super) fn route_room_event(r: &Router, ev: proto::RoomEvent) {
         Some(M::Eos(_)) => Some(Routed::Event(RoomEvent::Disconnected {
             reason: "room_closed".into(),
         })),
+        Some(M::DataPacketReceived(d)) => data_packet(d).map(Routed::Event),
         _ => None,
     };
     let Some(routed) = routed else { return };

@@ -50,6 +50,17 @@ class CallsStore {
     }
   }
 
+  /**
+   * Drops the live calls the shell no longer follows (a LiveKit room was left:
+   * its calls go on on their worker, off this wall). Ended calls linger as usual.
+   */
+  async reconcile() {
+    const live = new Set((await listCalls()).map((s) => s.call_id));
+    for (const [id, c] of this.calls) {
+      if (!c.ended && !live.has(id)) { this.calls.delete(id); this.alerts.delete(id); }
+    }
+  }
+
   /** Re-evaluates every call, e.g. after the thresholds changed. */
   refreshAllAlerts() {
     for (const c of this.calls.values()) this.refreshAlerts(c);
