@@ -146,6 +146,7 @@ pub async fn pipeline_overhead(turns: usize) -> Result<OverheadReport, String> {
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "memory".into(),
+            room: None,
         },
     });
     let hist = LatencyHistogram::new();
@@ -282,6 +283,7 @@ pub async fn concurrent_calls(calls: usize, duration: Duration) -> Result<LoadRe
                 supervisor_audio: None,
                 agent_audio: agent_tx.clone(),
                 transport: "memory".into(),
+                room: None,
             },
         });
         // Stagger the customers so turns spread over the cycle.

@@ -113,6 +113,10 @@ pub enum EventKind {
         #[serde(default)]
         #[ts(type = "number")]
         started_at_ms: u64,
+        /// The LiveKit room of a call in one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        room: Option<String>,
     },
     Transcript {
         speaker: Speaker,

@@ -57,6 +57,7 @@ async fn barge_in_stops_playback_within_one_frame() {
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "memory".into(),
+            room: None,
         },
     });
     let greeting_frames = Arc::new(Mutex::new(0usize));

@@ -80,6 +80,7 @@ fn memory_call(
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "memory".into(),
+            room: None,
         },
     });
     (handle, cust_tx, agent_rx)

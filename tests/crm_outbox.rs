@@ -54,7 +54,9 @@ fn start_call(
             customer_audio: cust_rx,
             supervisor_audio: None,
             agent_audio: agent_tx,
-            transport: "memory".into(),
+            // As a call in a LiveKit room: the room is kept on the call's row.
+            transport: "livekit".into(),
+            room: Some("دعم-العملاء-7".into()),
         },
         record: Some(writer.recorder()),
     })
@@ -190,6 +192,10 @@ async fn postgres_stopped_mid_call_loses_nothing_and_writes_nothing_twice() {
         .all(|t| t.total_ms.is_some()));
     let call = store.call(&h.call_id).await.unwrap().expect("call row");
     assert_eq!(call.outcome.as_deref(), Some("customer_hangup"));
+    assert_eq!(
+        (call.transport.as_str(), call.room.as_deref()),
+        ("livekit", Some("دعم-العملاء-7"))
+    );
     assert!(call.summary.as_deref().unwrap_or("").contains("رنا"));
     assert!(call.sentiment_min.unwrap() < 0.0);
     let actions = store.supervisor_actions_of_call(&h.call_id).await.unwrap();

@@ -109,6 +109,7 @@ fn start_worker() -> Worker {
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "livekit".into(),
+            room: None,
         },
     });
     let relay = Arc::new(Relay::new(ROOM, deployment(), Arc::new(hub.clone())));

@@ -95,6 +95,7 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         playing: false,
         start_ticks: false,
         transport: io.transport.clone(),
+        room: io.room.clone(),
         out: io.agent_audio,
         events,
         status: status_tx,
@@ -215,6 +216,7 @@ struct Actor {
     /// Ask the run loop to (re)start the playback clock from now.
     start_ticks: bool,
     transport: String,
+    room: Option<String>,
     out: mpsc::Sender<OutboundFrame>,
     events: EventTx,
     status: watch::Sender<CallStatus>,
@@ -411,6 +413,7 @@ impl Actor {
             persona: self.router.current(),
             transport: self.transport.clone(),
             started_at_ms: self.started_at_ms,
+            room: self.room.clone(),
         });
         self.record.customer_name = self.customer.name.clone();
         self.record.personas.push(self.router.current());

@@ -117,6 +117,8 @@ pub struct CallIo {
     pub agent_audio: mpsc::Sender<OutboundFrame>,
     /// Short name for events, e.g. "simulated" or "livekit".
     pub transport: String,
+    /// The LiveKit room the call takes place in (kept on the call's record).
+    pub room: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]

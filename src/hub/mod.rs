@@ -205,6 +205,7 @@ mod tests {
                 supervisor_audio: None,
                 agent_audio: agent_tx,
                 transport: "memory".into(),
+                room: None,
             },
         };
         (setup, cust_tx)

@@ -165,6 +165,7 @@ pub async fn start_room_call(
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "livekit".into(),
+            room: Some(call.room.clone()),
         },
         record: call.record,
     });

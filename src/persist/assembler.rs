@@ -70,6 +70,7 @@ impl Assembler {
             transport,
             persona,
             started_at_ms,
+            room,
             ..
         } = &ev.kind
         {
@@ -89,7 +90,7 @@ impl Assembler {
                 id: ev.call_id.clone(),
                 customer_id: customer.id.clone(),
                 transport: transport.clone(),
-                room: None,
+                room: room.clone(),
                 started_at: started_at_ms,
             }));
             return ops;

@@ -341,6 +341,7 @@ impl LocalDevices {
                 supervisor_audio: None,
                 agent_audio: agent_tx,
                 transport: "local".into(),
+                room: None,
             }),
         })
     }

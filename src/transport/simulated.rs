@@ -241,6 +241,7 @@ pub async fn run_scenario(
             supervisor_audio: None,
             agent_audio: agent_tx,
             transport: "simulated".into(),
+            room: None,
         },
     });
 

@@ -451,10 +451,15 @@ try {
   await page.waitForSelector('.room-listening');
   check((await page.locator('.room-listening').textContent()).includes('worker-room-3'), 'listening in on the room is shown');
   // The worker's call in that room joins the wall through the room.
-  await emitAll([{ call_id: 'worker-call-9', t_ms: 0, type: 'call_started', customer: { id: null, phone: '+966551234567', name: 'نورة' }, lang: 'ar', persona: 'support', transport: 'livekit', started_at_ms: Date.now() },
+  await emitAll([{ call_id: 'worker-call-9', t_ms: 0, type: 'call_started', customer: { id: null, phone: '+966551234567', name: 'نورة' }, lang: 'ar', persona: 'support', transport: 'livekit', started_at_ms: Date.now(), room: 'worker-room-3' },
     { call_id: 'worker-call-9', t_ms: 900, type: 'transcript', speaker: 'customer', text: 'الإنترنت مقطوع منذ الصباح', lang: 'ar', final: true, turn: 1 }]);
   await page.waitForSelector('.wall [data-call-id="worker-call-9"]');
   check((await page.locator('.wall [data-call-id="worker-call-9"]').textContent()).includes('نورة'), 'a worker-hosted call is on the wall like any other');
+  await page.click('.wall [data-call-id="worker-call-9"]');
+  await page.waitForSelector('.call-view[data-call-id="worker-call-9"] .room-note');
+  check((await page.locator('.call-view .room-note').textContent()).includes('worker-room-3'), 'the call view names its LiveKit room');
+  await page.click('[data-nav="wall"]');
+  await page.waitForSelector('.wall');
   await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.listed = [{ call_id: 'room-call-1', customer: { id: null, phone: '+971501234567', name: null }, controller: 'ai', persona: 'reception', pinned: null, turns: 0, sentiment_trend: 0, busy: false, agent_speaking: false, ended: false }]; });
   const listenArgs = await page.evaluate(() => window.__SWITCHBOARD_MOCK__.calls.filter((c) => c.cmd === 'listen_livekit_room').map((c) => c.args));
   check(listenArgs.length === 2 && listenArgs[1].room === 'worker-room-3', 'the room reaches the shell', JSON.stringify(listenArgs));

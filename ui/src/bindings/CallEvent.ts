@@ -16,7 +16,11 @@ export type CallEvent = { call_id: string, t_ms: number, } & ({ "type": "call_st
 /**
  * Wall-clock start, epoch milliseconds: `t_ms` of every event counts from here.
  */
-started_at_ms: number, } | { "type": "transcript", speaker: Speaker, text: string, lang: Lang, final: boolean, turn: number, 
+started_at_ms: number, 
+/**
+ * The LiveKit room of a call in one.
+ */
+room?: string, } | { "type": "transcript", speaker: Speaker, text: string, lang: Lang, final: boolean, turn: number, 
 /**
  * The persona speaking (agent lines only).
  */

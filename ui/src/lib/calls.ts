@@ -45,6 +45,8 @@ export interface CallState {
   lang: string;
   persona: PersonaId;
   transport: string;
+  /** The LiveKit room of a call in one. */
+  room: string | null;
   startedAtMs: number;
   controller: Controller;
   pinned: PersonaId | null;
@@ -72,6 +74,7 @@ export function emptyCall(id: string): CallState {
     lang: 'auto',
     persona: 'reception',
     transport: '',
+    room: null,
     startedAtMs: 0,
     controller: 'ai',
     pinned: null,
@@ -109,6 +112,7 @@ export function applyEvent(prev: CallState | undefined, ev: CallEvent): CallStat
         lang: ev.lang,
         persona: ev.persona,
         transport: ev.transport,
+        room: ev.room ?? null,
         startedAtMs: ev.started_at_ms,
         lastEventMs: ev.started_at_ms + ev.t_ms,
       };

@@ -32,6 +32,7 @@ export const messages = {
   'desk.micRetry': { en: 'Use my microphone', ar: 'استخدم الميكروفون' },
   'desk.typeInstead': { en: 'You can still type what the customer should hear.', ar: 'يمكنك مع ذلك كتابة ما يجب أن يسمعه العميل.' },
   'desk.localCall': { en: 'This computer', ar: 'هذا الحاسوب' },
+  'call.room': { en: 'LiveKit room', ar: 'غرفة LiveKit' },
   'state.ai': { en: 'AI', ar: 'ذكاء اصطناعي' },
   'state.supervisor': { en: 'Supervisor', ar: 'المشرف' },
   'state.ended': { en: 'Ended', ar: 'انتهت' },
