@@ -348,4 +348,9 @@ fn bench_livekit_reports_push_cost_and_time_through_the_library() {
         .expect(line);
     assert!(p50 > 0.0 && p50 < 200.0, "{line}");
     assert!(text.contains("push of one 20 ms frame: p50"), "{text}");
+    assert!(
+        text.contains("worker → wall through the room's data")
+            && text.contains("4000 messages of history"),
+        "{text}"
+    );
 }

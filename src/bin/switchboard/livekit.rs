@@ -395,8 +395,12 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     tokio::task::spawn_blocking(switchboard::llm::LocalLlm::stop_shared)
         .await
         .ok();
-    // Give the room task a moment to leave the room, then shut the library down.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The room tasks leave their rooms (releasing every handle) once their
+    // calls are over; shut the library down after that, or after 3 s at most.
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while ffi::live_handles() > 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     ffi::dispose();
     outcome
 }

@@ -359,6 +359,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(Failure::Input)?;
             println!("{report}");
+            let report = switchboard::livekit::remote::bench::run(1000)
+                .await
+                .map_err(Failure::Other)?;
+            println!("{report}");
             switchboard::livekit::ffi::dispose();
             Ok(())
         }

@@ -118,6 +118,9 @@ struct Router {
     rooms: Mutex<HashMap<u64, mpsc::UnboundedSender<room::Routed>>>,
     /// Events of rooms whose `connect` has not returned yet.
     early_rooms: Mutex<HashMap<u64, Vec<room::Routed>>>,
+    /// Rooms (and local participants) we have left, most recent last: their
+    /// late events are dropped, not parked as early ones.
+    left_rooms: Mutex<std::collections::VecDeque<u64>>,
 }
 
 struct Waiter {

@@ -573,6 +573,12 @@ impl Router {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&room);
+        let mut left = self.left_rooms.lock().unwrap_or_else(|p| p.into_inner());
+        if left.len() == 256 {
+            left.pop_front();
+        }
+        left.push_back(room);
+        drop(left);
         self.early_rooms
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -683,6 +689,14 @@ pub(super) fn route_room_event(r: &Router, ev: proto::RoomEvent) {
         Some(tx) => {
             let _ = tx.send(routed);
         }
+        None if r
+            .left_rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&ev.room_handle) =>
+        {
+            // A room we left: its handles are released with `routed`.
+        }
         None => {
             let mut early = r.early_rooms.lock().unwrap_or_else(|p| p.into_inner());
             // Bounded: a few rooms being joined, a few hundred events each.
@@ -693,5 +707,42 @@ pub(super) fn route_room_event(r: &Router, ev: proto::RoomEvent) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn left(identity: &str, room: u64) -> proto::RoomEvent {
+        proto::RoomEvent {
+            room_handle: room,
+            message: Some(proto::room_event::Message::ParticipantDisconnected(
+                proto::ParticipantDisconnected {
+                    participant_identity: identity.into(),
+                    disconnect_reason: 0,
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn early_events_wait_for_their_room_and_late_ones_of_a_left_room_are_dropped() {
+        let r = Router::default();
+        // Before `connect` returns: kept, then delivered on registration.
+        route_room_event(&r, left("customer-1", 7));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        r.register_room(7, tx);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Routed::Event(RoomEvent::ParticipantDisconnected { identity })) if identity == "customer-1"
+        ));
+        // After the room is left: nothing is parked for it.
+        r.unregister_room(7);
+        route_room_event(&r, left("customer-1", 7));
+        assert!(r.early_rooms.lock().unwrap().is_empty());
+        // Another room not joined yet still gets its early events kept.
+        route_room_event(&r, left("agent", 8));
+        assert_eq!(r.early_rooms.lock().unwrap().get(&8).map(Vec::len), Some(1));
     }
 }

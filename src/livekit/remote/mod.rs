@@ -5,6 +5,7 @@
 //! LiveKit RPC ([`hub::RemoteHub`], a [`crate::hub::CallHub`] like the local
 //! one), and what they say to each other is in [`wire`].
 
+pub mod bench;
 pub mod hub;
 pub mod relay;
 pub mod wire;
