@@ -199,6 +199,7 @@ async fn customer_speech() -> Result<Vec<i16>, String> {
         voice: "en-gb".into(),
         rate_wpm: 165,
         pitch: 60,
+        persona: None,
     };
     let mut s = espeak.synthesize("Hello, I want to check my order please.", &voice);
     let mut out = Vec::new();

@@ -14,6 +14,7 @@ use crate::llm::openai::{OpenAiCompatible, OpenAiConfig};
 use crate::llm::LanguageModel;
 use crate::sentiment::LexiconSentiment;
 use crate::stt::SpeechToText;
+use crate::tts::cloud::{CloudTts, CloudTtsConfig, CloudVoice};
 use crate::tts::espeak::EspeakTts;
 use crate::tts::{PiperConfig, PiperTts, TextToSpeech};
 use crate::turn::{SmartTurn, TurnConfig};
@@ -186,6 +187,9 @@ pub struct TtsSettings {
     /// (`switchboard models fetch --only piper-joe`); espeak-ng stays the
     /// fallback and speaks Arabic.
     pub piper: bool,
+    /// A cloud voice first in the chain (its key from the OS keyring or the
+    /// environment); the local voices take over when it fails.
+    pub cloud: CloudTtsSettings,
 }
 
 impl Default for TtsSettings {
@@ -193,6 +197,65 @@ impl Default for TtsSettings {
         Self {
             espeak_binary: PathBuf::from("espeak-ng"),
             piper: true,
+            cloud: CloudTtsSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CloudTtsSettings {
+    /// `"openai"` or `"elevenlabs"`; none: local voices only
+    /// (env `SWITCHBOARD_TTS_CLOUD`).
+    pub provider: Option<CloudVoice>,
+    /// The service's address, for a proxy or a compatible server
+    /// (env `SWITCHBOARD_TTS_URL`); default: the provider's own.
+    pub base_url: Option<String>,
+    /// Default: `gpt-4o-mini-tts` / `eleven_flash_v2_5`.
+    pub model: Option<String>,
+    /// Voice ids per persona and language: `"sales.ar"`, `"sales"`, `"ar"`.
+    pub voices: std::collections::BTreeMap<String, String>,
+    /// Request to first audio, retries included (default 1200 ms); then the
+    /// next voice speaks the sentence.
+    pub first_audio_ms: Option<u64>,
+}
+
+impl CloudTtsSettings {
+    /// The cloud voice, shared by every call of the process (one circuit
+    /// breaker: a call that finds it down spares the others the wait).
+    pub fn voice(&self) -> Option<CloudTts> {
+        let kind = self.provider?;
+        static VOICES: std::sync::OnceLock<std::sync::Mutex<Vec<(CloudTtsSettings, CloudTts)>>> =
+            std::sync::OnceLock::new();
+        let voices = VOICES.get_or_init(Default::default);
+        let mut voices = voices.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = voices.iter().find(|(s, _)| s == self) {
+            return Some(v.clone());
+        }
+        let key = crate::secrets::get(match kind {
+            CloudVoice::OpenAi => crate::secrets::SecretName::OpenaiApiKey,
+            CloudVoice::ElevenLabs => crate::secrets::SecretName::ElevenlabsApiKey,
+        });
+        let mut cfg = CloudTtsConfig::new(kind, key);
+        if let Some(u) = self.base_url.as_ref().filter(|u| !u.trim().is_empty()) {
+            cfg.base_url = u.trim().to_string();
+        }
+        if let Some(m) = self.model.as_ref().filter(|m| !m.trim().is_empty()) {
+            cfg.model = m.trim().to_string();
+        }
+        cfg.voices = self.voices.clone();
+        if let Some(ms) = self.first_audio_ms {
+            cfg.first_audio_timeout = Duration::from_millis(ms.clamp(200, 10_000));
+        }
+        match CloudTts::new(cfg) {
+            Ok(v) => {
+                voices.push((self.clone(), v.clone()));
+                Some(v)
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "cloud voice is off");
+                None
+            }
         }
     }
 }
@@ -230,6 +293,27 @@ impl Config {
         if let Ok(db) = std::env::var("SWITCHBOARD_DB_URL") {
             if !db.trim().is_empty() {
                 c.crm.url = Some(db);
+            }
+        }
+        if let Ok(p) = std::env::var("SWITCHBOARD_TTS_CLOUD") {
+            c.tts.cloud.provider = match p.trim().to_ascii_lowercase().as_str() {
+                "" | "none" | "off" => None,
+                "openai" => Some(CloudVoice::OpenAi),
+                "elevenlabs" => Some(CloudVoice::ElevenLabs),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        path: "SWITCHBOARD_TTS_CLOUD".into(),
+                        reason: format!(
+                            "{:?} is not a cloud voice: use openai, elevenlabs or none",
+                            other.chars().take(40).collect::<String>()
+                        ),
+                    })
+                }
+            };
+        }
+        if let Ok(u) = std::env::var("SWITCHBOARD_TTS_URL") {
+            if !u.trim().is_empty() {
+                c.tts.cloud.base_url = Some(u);
             }
         }
         if let Ok(model) = std::env::var("SWITCHBOARD_LLM_MODEL") {
@@ -284,25 +368,31 @@ impl Config {
         Some(problem.to_string())
     }
 
-    /// The TTS chain of a call: Piper first when enabled and installed (English
-    /// only; Arabic falls through to the next voice), then espeak-ng. The Piper
-    /// voice is loaded once per process.
+    /// The TTS chain of a call: the cloud voice when one is configured, then
+    /// Piper when enabled and installed (English only; Arabic falls through to
+    /// the next voice), then espeak-ng, which always speaks. The Piper voice is
+    /// loaded once per process.
     pub fn text_to_speech(&self) -> Vec<Arc<dyn TextToSpeech>> {
-        let espeak: Arc<dyn TextToSpeech> =
-            Arc::new(EspeakTts::with_binary(self.tts.espeak_binary.clone()));
+        let mut chain: Vec<Arc<dyn TextToSpeech>> = Vec::new();
+        if let Some(cloud) = self.tts.cloud.voice() {
+            chain.push(Arc::new(cloud));
+        }
         if self.tts.piper {
             let config = PiperConfig {
                 espeak_binary: self.tts.espeak_binary.clone(),
                 ..PiperConfig::default()
             };
             match PiperTts::installed(config) {
-                Ok(piper) => return vec![Arc::new(piper), espeak],
+                Ok(piper) => chain.push(Arc::new(piper)),
                 Err(e) => {
                     tracing::info!(code = e.code(), error = %e, "Piper voice is off; English uses espeak-ng")
                 }
             }
         }
-        vec![espeak]
+        chain.push(Arc::new(EspeakTts::with_binary(
+            self.tts.espeak_binary.clone(),
+        )));
+        chain
     }
 
     /// The local recognizer of `stt.model`, loaded once per process and shared by

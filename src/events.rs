@@ -98,6 +98,11 @@ pub struct TurnMetrics {
     pub total_ms: Option<f64>,
     /// Last voiced customer frame → first agent frame: what the customer perceives.
     pub response_ms: Option<f64>,
+    /// The voice that spoke the reply's first sentence ("elevenlabs", "piper",
+    /// "espeak-ng", …): a cloud voice's fallback shows here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tts_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]

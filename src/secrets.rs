@@ -42,15 +42,18 @@ pub enum SecretName {
     DeepgramApiKey,
     /// Cloud text-to-speech.
     ElevenlabsApiKey,
+    /// OpenAI's speech and transcription APIs (cloud voices and recognition).
+    OpenaiApiKey,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 5] = [
+    pub const ALL: [SecretName; 6] = [
         SecretName::LlmApiKey,
         SecretName::LivekitApiKey,
         SecretName::LivekitApiSecret,
         SecretName::DeepgramApiKey,
         SecretName::ElevenlabsApiKey,
+        SecretName::OpenaiApiKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl SecretName {
             SecretName::LivekitApiSecret => "livekit_api_secret",
             SecretName::DeepgramApiKey => "deepgram_api_key",
             SecretName::ElevenlabsApiKey => "elevenlabs_api_key",
+            SecretName::OpenaiApiKey => "openai_api_key",
         }
     }
 
@@ -78,6 +82,7 @@ impl SecretName {
             SecretName::LivekitApiSecret => "LiveKit API secret",
             SecretName::DeepgramApiKey => "Deepgram API key (cloud speech-to-text)",
             SecretName::ElevenlabsApiKey => "ElevenLabs API key (cloud voices)",
+            SecretName::OpenaiApiKey => "OpenAI API key (cloud voices and recognition)",
         }
     }
 
@@ -89,6 +94,7 @@ impl SecretName {
             SecretName::LivekitApiSecret => &["LIVEKIT_API_SECRET"],
             SecretName::DeepgramApiKey => &["DEEPGRAM_API_KEY"],
             SecretName::ElevenlabsApiKey => &["ELEVENLABS_API_KEY"],
+            SecretName::OpenaiApiKey => &["OPENAI_API_KEY"],
         }
     }
 }

@@ -23,6 +23,9 @@ pub const LOCAL_LLM_MODELS: [&str; 2] = [
 pub const TTS_ENGLISH_VOICES: [&str; 2] = ["piper", "espeak"];
 /// Engines that can speak Arabic replies.
 pub const TTS_ARABIC_VOICES: [&str; 1] = ["espeak"];
+/// A cloud voice first in the chain (both languages; the local voices take over
+/// when it fails), or none.
+pub const TTS_CLOUD_VOICES: [&str; 3] = ["none", "openai", "elevenlabs"];
 
 /// Words that raise an alert when a customer says them (matched loosely by the UI:
 /// case, Arabic letter forms and clitics are folded).
@@ -121,6 +124,8 @@ pub struct SttChoice {
 pub struct TtsVoices {
     pub english: String,
     pub arabic: String,
+    /// One of [`TTS_CLOUD_VOICES`]; its key is under API keys.
+    pub cloud: String,
 }
 
 /// The turn-taking timings a supervisor tunes (see [`crate::turn::TurnConfig`]).
@@ -193,6 +198,7 @@ impl Default for TtsVoices {
         Self {
             english: TTS_ENGLISH_VOICES[0].into(),
             arabic: TTS_ARABIC_VOICES[0].into(),
+            cloud: TTS_CLOUD_VOICES[0].into(),
         }
     }
 }
@@ -442,6 +448,7 @@ impl ConsoleSettings {
         one_of("stt.model", &self.stt.model, &STT_MODELS)?;
         one_of("tts.english", &self.tts.english, &TTS_ENGLISH_VOICES)?;
         one_of("tts.arabic", &self.tts.arabic, &TTS_ARABIC_VOICES)?;
+        one_of("tts.cloud", &self.tts.cloud, &TTS_CLOUD_VOICES)?;
 
         let t = &self.turn;
         in_range("turn.silence_hold_ms", t.silence_hold_ms, 100, 5_000, "ms")?;
@@ -500,6 +507,11 @@ impl ConsoleSettings {
         config.turn.semantic.enabled = self.turn.smart_turn;
         config.stt.model = self.stt.model.clone();
         config.tts.piper = self.tts.english == "piper";
+        config.tts.cloud.provider = match self.tts.cloud.as_str() {
+            "openai" => Some(crate::tts::cloud::CloudVoice::OpenAi),
+            "elevenlabs" => Some(crate::tts::cloud::CloudVoice::ElevenLabs),
+            _ => None,
+        };
         config.livekit.url = self.livekit.url.clone();
     }
 }
@@ -653,6 +665,9 @@ mod tests {
         s.validate().unwrap();
         s.tts.arabic = "piper".into();
         assert_eq!(field_of(&s), "tts.arabic");
+        s.tts.arabic = "espeak".into();
+        s.tts.cloud = "google".into();
+        assert_eq!(field_of(&s), "tts.cloud");
         s = valid();
         s.alerts.keywords = vec!["x".repeat(101)];
         assert_eq!(field_of(&s), "alerts.keywords");
@@ -705,8 +720,13 @@ mod tests {
         };
         s.stt.model = "whisper-tiny-en".into();
         s.tts.english = "espeak".into();
+        s.tts.cloud = "elevenlabs".into();
         let mut c = Config::default();
         c.llm.stall_timeout_ms = 1234;
+        c.tts
+            .cloud
+            .voices
+            .insert("sales.ar".into(), "voice-x".into());
         c.turn.pre_roll_ms = 260;
         s.apply_to(&mut c);
         assert_eq!(c.llm.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
@@ -721,6 +741,14 @@ mod tests {
         assert!(!c.turn.semantic.enabled);
         assert_eq!(c.stt.model, "whisper-tiny-en");
         assert!(!c.tts.piper);
+        assert_eq!(
+            c.tts.cloud.provider,
+            Some(crate::tts::cloud::CloudVoice::ElevenLabs)
+        );
+        assert_eq!(
+            c.tts.cloud.voices["sales.ar"], "voice-x",
+            "not a console setting: kept"
+        );
         assert!(c.llm.local.is_none());
         // A local model answers instead of the URL, keeping the config's server
         // settings; removing it brings the URL back.

@@ -27,6 +27,7 @@ fn english() -> VoiceSpec {
         voice: "en-us".into(),
         rate_wpm: 175,
         pitch: 50,
+        persona: None,
     }
 }
 
@@ -36,6 +37,7 @@ fn arabic() -> VoiceSpec {
         voice: "ar".into(),
         rate_wpm: 160,
         pitch: 45,
+        persona: None,
     }
 }
 

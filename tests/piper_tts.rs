@@ -38,6 +38,7 @@ fn english() -> VoiceSpec {
         voice: "en-us+m3".into(),
         rate_wpm: 165,
         pitch: 50,
+        persona: None,
     }
 }
 
@@ -145,6 +146,7 @@ async fn arabic_is_left_to_the_next_voice() {
         voice: "ar".into(),
         rate_wpm: 150,
         pitch: 50,
+        persona: None,
     };
     let (chunks, err) = collect(tts.synthesize("مرحبا بك", &ar)).await;
     assert!(chunks.is_empty() && err.is_none());

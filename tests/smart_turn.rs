@@ -77,6 +77,7 @@ fn voice(lang: Lang, rate_wpm: u32) -> VoiceSpec {
         voice: EspeakTts::default_voice(lang).into(),
         rate_wpm,
         pitch: 50,
+        persona: None,
     }
 }
 

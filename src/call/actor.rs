@@ -163,6 +163,7 @@ impl TurnTiming {
             },
             total_ms: total,
             response_ms: total.map(|t| self.eou_ms + t),
+            tts_provider: None,
         }
     }
 }
@@ -178,6 +179,8 @@ struct ActiveReply {
     /// All text and audio have arrived; playback finishes the utterance.
     done: bool,
     started_playing: bool,
+    /// The voice that spoke the first sentence.
+    first_voice: Option<String>,
 }
 
 struct SttDone {
@@ -887,6 +890,7 @@ impl Actor {
             timing,
             done: false,
             started_playing: false,
+            first_voice: None,
         });
     }
 
@@ -960,6 +964,9 @@ impl Actor {
             ReplyMsg::SentenceDone { idx, .. } => {
                 self.playback.end_sentence(idx);
                 self.kick_playback();
+            }
+            ReplyMsg::Voiced { provider, .. } => {
+                r.first_voice.get_or_insert(provider);
             }
             ReplyMsg::Problem {
                 stage,
@@ -1050,7 +1057,9 @@ impl Actor {
         let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
         if first {
             if let Some(t) = r.timing.take() {
-                self.emit(EventKind::TurnMetrics(t.metrics(Some(Instant::now()))));
+                let mut m = t.metrics(Some(Instant::now()));
+                m.tts_provider = r.first_voice.clone();
+                self.emit(EventKind::TurnMetrics(m));
             }
         }
         if played.new_sentence {
@@ -1387,12 +1396,14 @@ fn supervisor_voice(lang: Lang) -> VoiceSpec {
             voice: "ar".into(),
             rate_wpm: 160,
             pitch: 45,
+            persona: None,
         },
         Lang::En => VoiceSpec {
             lang,
             voice: "en-gb".into(),
             rate_wpm: 170,
             pitch: 45,
+            persona: None,
         },
     }
 }

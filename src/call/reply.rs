@@ -63,6 +63,11 @@ pub(super) enum ReplyMsg {
         seq: u64,
         idx: usize,
     },
+    /// Which voice of the chain spoke a sentence (sent on its first audio).
+    Voiced {
+        seq: u64,
+        provider: String,
+    },
     Problem {
         seq: u64,
         stage: Stage,
@@ -85,6 +90,7 @@ impl ReplyMsg {
             | ReplyMsg::Sentence { seq, .. }
             | ReplyMsg::Audio { seq, .. }
             | ReplyMsg::SentenceDone { seq, .. }
+            | ReplyMsg::Voiced { seq, .. }
             | ReplyMsg::Problem { seq, .. }
             | ReplyMsg::Done { seq, .. } => *seq,
         }
@@ -266,7 +272,10 @@ async fn send_fixed_text(
     }
 }
 
-/// Synthesizes sentences in order, trying each TTS of the chain until one yields audio.
+/// Synthesizes sentences in order, trying each TTS of the chain until one
+/// speaks the sentence whole. A voice that fails is not used again for the rest
+/// of this reply (one reply, one voice, as far as possible); a voice known to be
+/// down (an open circuit) is not even tried.
 async fn speak(
     seq: u64,
     voice: VoiceSpec,
@@ -276,6 +285,7 @@ async fn speak(
     tx: mpsc::Sender<ReplyMsg>,
 ) {
     let mut idx = 0usize;
+    let mut failed = vec![false; chain.len()];
     while let Some(text) = sentences.recv().await {
         let _ = tx
             .send(ReplyMsg::Sentence {
@@ -285,9 +295,19 @@ async fn speak(
                 at: Instant::now(),
             })
             .await;
-        let mut spoken = false;
         for (i, tts) in chain.iter().enumerate() {
-            let next = chain.get(i + 1).map(|t| t.name().to_string());
+            if failed[i] {
+                continue;
+            }
+            if let Some(why) = tts.skip_reason() {
+                // Known to be down: the failure that put it there was reported
+                // when it happened.
+                tracing::debug!(provider = tts.name(), %why, "voice skipped");
+                continue;
+            }
+            let next = (i + 1..chain.len())
+                .find(|&j| !failed[j] && chain[j].skip_reason().is_none())
+                .map(|j| chain[j].name().to_string());
             let mut stream = tts.synthesize(&text, &voice);
             let mut got_audio = false;
             let mut problem = None;
@@ -296,6 +316,14 @@ async fn speak(
                     Ok(Some(Ok(samples))) => {
                         if samples.is_empty() {
                             continue;
+                        }
+                        if !got_audio {
+                            let _ = tx
+                                .send(ReplyMsg::Voiced {
+                                    seq,
+                                    provider: tts.name().to_string(),
+                                })
+                                .await;
                         }
                         got_audio = true;
                         let _ = tx
@@ -325,26 +353,28 @@ async fn speak(
                     }
                 }
             }
-            if let Some((code, message)) = problem {
-                // Mid-sentence failure after some audio: the rest of the sentence is lost,
-                // but switching voices mid-sentence would be worse.
-                let fallback = if got_audio { None } else { next };
-                let _ = tx
-                    .send(ReplyMsg::Problem {
-                        seq,
-                        stage: Stage::Tts,
-                        code,
-                        message,
-                        fallback,
-                    })
-                    .await;
-            }
-            if got_audio {
-                spoken = true;
-                break;
+            drop(stream);
+            match problem {
+                None if got_audio => break,
+                // Nothing to say (a voice that does not speak this language).
+                None => continue,
+                Some((code, message)) => {
+                    failed[i] = true;
+                    // Cut off mid-sentence, the sentence is said again whole by
+                    // the next voice: a repeated start is better than a lost
+                    // order number.
+                    let _ = tx
+                        .send(ReplyMsg::Problem {
+                            seq,
+                            stage: Stage::Tts,
+                            code,
+                            message,
+                            fallback: next,
+                        })
+                        .await;
+                }
             }
         }
-        let _ = spoken;
         let _ = tx.send(ReplyMsg::SentenceDone { seq, idx }).await;
         idx += 1;
     }

@@ -238,6 +238,7 @@ impl Persona {
             voice: format!("{base}+{variant}"),
             rate_wpm,
             pitch,
+            persona: Some(self.id),
         }
     }
 

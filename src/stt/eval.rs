@@ -146,6 +146,7 @@ pub async fn speak(espeak: &Path, item: &EvalItem) -> Result<Vec<i16>, String> {
         voice: String::new(),
         rate_wpm: 0,
         pitch: 0,
+        persona: None,
     };
     let pad = vec![0i16; SAMPLE_RATE as usize * 3 / 10];
     let mut audio = pad.clone();

@@ -109,12 +109,14 @@ fn customer_voice(lang: Lang) -> VoiceSpec {
             voice: "ar".into(),
             rate_wpm: 150,
             pitch: 60,
+            persona: None,
         },
         Lang::En => VoiceSpec {
             lang,
             voice: "en-gb".into(),
             rate_wpm: 165,
             pitch: 60,
+            persona: None,
         },
     }
 }

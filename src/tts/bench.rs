@@ -84,6 +84,7 @@ async fn measure(tts: &dyn TextToSpeech, runs: usize) -> VoiceRow {
         voice: "en-us".into(),
         rate_wpm: 165,
         pitch: 50,
+        persona: None,
     };
     let mut row = VoiceRow {
         name: tts.name().to_string(),

@@ -853,6 +853,7 @@ mod tests {
             voice: String::new(),
             rate_wpm: 1000,
             pitch: 200,
+            persona: None,
         };
         let args = EspeakTts::args(&v).expect("args");
         assert!(args.windows(2).any(|w| w[0] == "-v" && w[1] == "ar"));
@@ -865,6 +866,7 @@ mod tests {
                 voice: bad.into(),
                 rate_wpm: 175,
                 pitch: 50,
+                persona: None,
             };
             assert!(EspeakTts::args(&v).is_err(), "{bad}");
         }

@@ -270,6 +270,7 @@ mod tests {
             voice: "en-us".into(),
             rate_wpm: 175,
             pitch: 50,
+            persona: None,
         }
     }
 

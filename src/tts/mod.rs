@@ -19,6 +19,10 @@ pub struct VoiceSpec {
     pub rate_wpm: u32,
     /// 0..=99 (espeak-ng pitch).
     pub pitch: u8,
+    /// Whose voice it is (cloud voices are chosen per persona and language);
+    /// None for the supervisor's typed lines and simulated callers.
+    #[serde(default)]
+    pub persona: Option<crate::routing::PersonaId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +53,15 @@ pub trait TextToSpeech: Send + Sync {
     /// Synthesizes one sentence. Must not block; work starts when polled.
     /// Dropping the stream cancels synthesis.
     fn synthesize(&self, text: &str, voice: &VoiceSpec) -> AudioStream;
+    /// Why this voice should be skipped right now (a cloud service known to be
+    /// down); the chain then goes straight to the next voice.
+    fn skip_reason(&self) -> Option<String> {
+        None
+    }
 }
 
 pub mod bench;
+pub mod cloud;
 pub mod espeak;
 pub mod fake;
 pub mod piper;

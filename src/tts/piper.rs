@@ -384,6 +384,7 @@ impl PiperTts {
                         voice: String::new(),
                         rate_wpm: 0,
                         pitch: 0,
+                        persona: None,
                     };
                     for line in lines {
                         let mut stream = tts.synthesize(&line, &voice);

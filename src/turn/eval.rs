@@ -370,6 +370,7 @@ pub async fn run(limit: usize) -> Result<TurnBenchReport, String> {
         voice: EspeakTts::default_voice(lang).into(),
         rate_wpm: 160,
         pitch: 50,
+        persona: None,
     };
     let take = |n: usize| if limit == 0 { n } else { limit.min(n) };
     let mut utterances = Vec::new();

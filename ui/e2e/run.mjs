@@ -105,10 +105,12 @@ try {
   const text = await page.locator('.transcript').textContent();
   for (const h of hostile) check(text.includes(h), `hostile string shown literally: ${JSON.stringify(h).slice(0, 40)}`);
   check(await page.locator('img').count() === 0, 'no <img> element created');
-  check(await page.locator('.error-marker').count() === 1 && (await page.locator('.error-marker').textContent()).includes('LLM stalled'), 'error shown in place');
+  const markers = await page.locator('.error-marker').allTextContents();
+  check(markers.length === 2 && markers[0].includes('LLM stalled') && markers[1].includes('rate limiting') && markers[1].includes('espeak-ng'), 'errors shown in place, with who took over', JSON.stringify(markers));
   check(await page.locator('.persona-marker').count() === 1, 'persona change marker inline');
   check(await page.locator('.chip.neg, .chip.pos, .chip.neu').count() >= 1 || await page.locator('.line .chip').count() >= 1, 'sentiment chips');
   check((await page.locator('.latency-list li').count()) >= 1, 'latency per turn listed');
+  check((await page.locator('.latency-list .providers[data-turn="1"]').textContent()).trim() === 'template → espeak-ng', 'which writer and which voice served the turn');
 
   await page.selectOption('.controls select', 'sales');
   await page.click('.controls button:has-text("Pin persona")');
@@ -260,6 +262,9 @@ try {
   await page.waitForSelector('[data-field="livekit.url"]');
   check((await textOf('[data-field="livekit.url"]')).includes('wss://') && (await savesHere()).length === 0, 'a LiveKit server without a scheme is not sent');
   await page.fill('input[name="livekit_url"]', ' wss://callfloor.example.com ');
+  check(await page.locator('[data-note="tts-cloud"]').count() === 0, 'no cloud voice: no note');
+  await page.selectOption('select[name="tts_cloud"]', 'elevenlabs');
+  check((await textOf('[data-note="tts-cloud"]')).includes('ElevenLabs API key'), 'a cloud voice names the key it needs');
   await page.click('[data-action="save-settings"]');
   await page.waitForSelector('[data-outcome="saved"]');
   const saved = await savesHere();
@@ -269,7 +274,7 @@ try {
       alerts: { threshold: -0.5, turns: 3, keywords: ['refund', hostileKw, 'مدير'] },
       llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000 },
       stt: { model: 'whisper-tiny-en' },
-      tts: { english: 'piper', arabic: 'espeak' },
+      tts: { english: 'piper', arabic: 'espeak', cloud: 'elevenlabs' },
       turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000, smart_turn: true },
       audio: { input_device: null, output_device: null, headset: true },
       livekit: { url: 'wss://callfloor.example.com' },

@@ -3,4 +3,4 @@
 /**
  * The secrets Switchboard knows. The serialized name is the keyring user name.
  */
-export type SecretName = "llm_api_key" | "livekit_api_key" | "livekit_api_secret" | "deepgram_api_key" | "elevenlabs_api_key";
+export type SecretName = "llm_api_key" | "livekit_api_key" | "livekit_api_secret" | "deepgram_api_key" | "elevenlabs_api_key" | "openai_api_key";

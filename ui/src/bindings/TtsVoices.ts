@@ -3,4 +3,8 @@
 /**
  * The voice (engine) that speaks agent replies in each language.
  */
-export type TtsVoices = { english: string, arabic: string, };
+export type TtsVoices = { english: string, arabic: string, 
+/**
+ * One of [`TTS_CLOUD_VOICES`]; its key is under API keys.
+ */
+cloud: string, };

@@ -28,4 +28,9 @@ total_ms: number | null,
 /**
  * Last voiced customer frame → first agent frame: what the customer perceives.
  */
-response_ms: number | null, };
+response_ms: number | null, 
+/**
+ * The voice that spoke the reply's first sentence ("elevenlabs", "piper",
+ * "espeak-ng", …): a cloud voice's fallback shows here.
+ */
+tts_provider?: string, };

@@ -59,6 +59,8 @@ export interface CallState {
   sentimentByTurn: Record<number, TurnSentiment>;
   trend: number;
   metrics: Record<number, TurnMetrics>;
+  /** Who wrote each turn's reply (`agent_reply.provider`). */
+  writers: Record<number, string>;
   turns: number;
   lastCustomerText: string;
   lastEventMs: number;
@@ -84,6 +86,7 @@ export function emptyCall(id: string): CallState {
     sentimentByTurn: {},
     trend: 0,
     metrics: {},
+    writers: {},
     turns: 0,
     lastCustomerText: '',
     lastEventMs: 0,
@@ -181,12 +184,13 @@ export function applyEvent(prev: CallState | undefined, ev: CallEvent): CallStat
         kind: 'persona', id: s.nextId, from: ev.from, to: ev.to, reason: ev.reason, why: ev.why, cause: ev.cause ?? null, turn: ev.turn, t_ms: ev.t_ms,
       });
     case 'agent_reply':
-      // The spoken text arrives as agent transcripts; the reply only says who answered.
-      // A fallback is reported by its own `error` event.
-      return { ...s, persona: ev.persona };
+      // The spoken text arrives as agent transcripts; the reply says who answered
+      // (which language model, or the templates). A fallback is reported by its
+      // own `error` event.
+      return { ...s, persona: ev.persona, writers: { ...s.writers, [ev.turn]: ev.provider } };
     case 'turn_metrics': {
-      const { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms } = ev;
-      return { ...s, metrics: { ...s.metrics, [turn]: { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms } } };
+      const { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider } = ev;
+      return { ...s, metrics: { ...s.metrics, [turn]: { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider } } };
     }
     case 'ticket':
       return withItem(s, {
