@@ -11,7 +11,7 @@ use crate::call::Providers;
 use crate::lang::Lang;
 use crate::llm::local::{LocalLlm, LocalLlmOptions};
 use crate::llm::openai::{OpenAiCompatible, OpenAiConfig};
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, LlmChain};
 use crate::sentiment::LexiconSentiment;
 use crate::stt::SpeechToText;
 use crate::tts::cloud::{CloudTts, CloudTtsConfig, CloudVoice};
@@ -97,6 +97,11 @@ pub struct LlmSettings {
     /// The local model (our llama.cpp server, started on demand). When set, it
     /// answers instead of `base_url`.
     pub local: Option<LocalLlmSettings>,
+    /// The local model that answers when the server at `base_url` fails before
+    /// its first token or is known to be down (env `SWITCHBOARD_LLM_FALLBACK`,
+    /// e.g. `qwen2.5-0.5b`); the templates answer after it. Its server starts
+    /// with the call, so it is warm when needed.
+    pub fallback_local: Option<LocalLlmSettings>,
 }
 
 impl Default for LlmSettings {
@@ -107,6 +112,7 @@ impl Default for LlmSettings {
             first_token_timeout_ms: 4000,
             stall_timeout_ms: 3000,
             local: None,
+            fallback_local: None,
         }
     }
 }
@@ -220,6 +226,56 @@ pub struct CloudTtsSettings {
     pub first_audio_ms: Option<u64>,
 }
 
+/// OpenAI-compatible servers by name: where they listen by default and a model
+/// they commonly serve (`SWITCHBOARD_LLM_MODEL` / `llm.model` picks another).
+/// The key, where one is needed, comes from the keyring or
+/// `SWITCHBOARD_LLM_API_KEY` / `OPENAI_API_KEY`.
+pub const LLM_PRESETS: [(&str, &str, &str); 5] = [
+    ("ollama", "http://127.0.0.1:11434/v1", "qwen2.5:7b-instruct"),
+    (
+        "vllm",
+        "http://127.0.0.1:8000/v1",
+        "Qwen/Qwen2.5-7B-Instruct",
+    ),
+    ("llamacpp", "http://127.0.0.1:8080/v1", "default"),
+    (
+        "lmstudio",
+        "http://127.0.0.1:1234/v1",
+        "qwen2.5-7b-instruct",
+    ),
+    ("openai", "https://api.openai.com/v1", "gpt-4o-mini"),
+];
+
+/// The base URL and model of a preset (case and `-`/`_`/`.` ignored:
+/// "llama.cpp", "LM-Studio").
+pub fn llm_preset(name: &str) -> Option<(&'static str, &'static str)> {
+    let key: String = name
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .collect();
+    LLM_PRESETS.iter().find(|p| p.0 == key).map(|p| (p.1, p.2))
+}
+
+/// One client per server and settings for the whole process: its connection
+/// pool and its circuit breaker are shared, so a call that finds the server
+/// down spares the others the wait.
+fn shared_client(cfg: OpenAiConfig) -> OpenAiCompatible {
+    static CLIENTS: std::sync::OnceLock<std::sync::Mutex<Vec<OpenAiCompatible>>> =
+        std::sync::OnceLock::new();
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = clients.iter().find(|c| *c.config() == cfg) {
+        return c.clone();
+    }
+    let c = OpenAiCompatible::new(cfg);
+    clients.push(c.clone());
+    c
+}
+
 impl CloudTtsSettings {
     /// The cloud voice, shared by every call of the process (one circuit
     /// breaker: a call that finds it down spares the others the wait).
@@ -285,6 +341,21 @@ impl Config {
             }
             None => Config::default(),
         };
+        if let Ok(name) = std::env::var("SWITCHBOARD_LLM_PRESET") {
+            if !name.trim().is_empty() {
+                let (url, model) = llm_preset(&name).ok_or_else(|| ConfigError::Invalid {
+                    path: "SWITCHBOARD_LLM_PRESET".into(),
+                    reason: format!(
+                        "{:?} is not a preset: use {}",
+                        name.chars().take(40).collect::<String>(),
+                        LLM_PRESETS.map(|p| p.0).join(", ")
+                    ),
+                })?;
+                c.llm.base_url = Some(url.to_string());
+                c.llm.model = model.to_string();
+                c.llm.local = None;
+            }
+        }
         if let Ok(url) = std::env::var("SWITCHBOARD_LLM_URL") {
             if !url.trim().is_empty() {
                 c.llm.base_url = Some(url);
@@ -316,6 +387,16 @@ impl Config {
                 c.tts.cloud.base_url = Some(u);
             }
         }
+        if let Ok(model) = std::env::var("SWITCHBOARD_LLM_FALLBACK") {
+            let model = model.trim();
+            c.llm.fallback_local = match model {
+                "" | "none" | "off" => None,
+                m => Some(LocalLlmSettings {
+                    model: m.to_string(),
+                    ..LocalLlmSettings::default()
+                }),
+            };
+        }
         if let Ok(model) = std::env::var("SWITCHBOARD_LLM_MODEL") {
             if !model.trim().is_empty() {
                 c.llm.model = model;
@@ -345,15 +426,26 @@ impl Config {
         };
         cfg.first_token_timeout = Duration::from_millis(self.llm.first_token_timeout_ms);
         cfg.stall_timeout = Duration::from_millis(self.llm.stall_timeout_ms);
-        Some(Arc::new(OpenAiCompatible::new(cfg)))
+        let hosted: Arc<dyn LanguageModel> = Arc::new(shared_client(cfg));
+        match &self.llm.fallback_local {
+            Some(local) => {
+                let stall = Duration::from_millis(self.llm.stall_timeout_ms);
+                let fallback: Arc<dyn LanguageModel> =
+                    Arc::new(LocalLlm::shared(local.options(stall)));
+                Some(Arc::new(LlmChain::new(hosted, vec![fallback])))
+            }
+            None => Some(hosted),
+        }
     }
 
     /// Starts the local model's server now, in the background, if one is
     /// configured: it loads while the call is set up and greeted.
     pub fn start_local_llm(&self) {
+        let stall = Duration::from_millis(self.llm.stall_timeout_ms);
         if let Some(local) = &self.llm.local {
-            let stall = Duration::from_millis(self.llm.stall_timeout_ms);
             LocalLlm::shared(local.options(stall)).start();
+        } else if let (Some(_), Some(fallback)) = (&self.llm.base_url, &self.llm.fallback_local) {
+            LocalLlm::shared(fallback.options(stall)).start();
         }
     }
 
@@ -474,5 +566,46 @@ impl Config {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_name_the_usual_openai_compatible_servers() {
+        assert_eq!(
+            llm_preset("Ollama"),
+            Some(("http://127.0.0.1:11434/v1", "qwen2.5:7b-instruct"))
+        );
+        assert_eq!(
+            llm_preset("llama.cpp").unwrap().0,
+            "http://127.0.0.1:8080/v1"
+        );
+        assert_eq!(
+            llm_preset("LM-Studio").unwrap().0,
+            "http://127.0.0.1:1234/v1"
+        );
+        assert_eq!(llm_preset(" vLLM ").unwrap().1, "Qwen/Qwen2.5-7B-Instruct");
+        assert_eq!(llm_preset("openai").unwrap().0, "https://api.openai.com/v1");
+        assert_eq!(llm_preset("bard"), None);
+    }
+
+    #[test]
+    fn a_hosted_model_with_a_local_fallback_is_a_chain_and_without_one_is_not() {
+        let mut c = Config::default();
+        c.llm.base_url = Some("http://127.0.0.1:9/v1".into());
+        let alone = c.language_model().unwrap();
+        assert!(alone.fallbacks().is_empty());
+        c.llm.fallback_local = Some(LocalLlmSettings::default());
+        let chain = c.language_model().unwrap();
+        assert_eq!(chain.name(), "openai-compatible");
+        let rest = chain.fallbacks();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(
+            rest[0].name(),
+            LocalLlm::shared(LocalLlmSettings::default().options(Duration::from_secs(3))).name()
+        );
     }
 }

@@ -161,3 +161,147 @@ async fn fake_server_stalling_mid_stream_triggers_the_fallback_and_the_call_cont
     }
     assert!(matches!(r.ended(), EventKind::CallEnded { turns: 2, .. }));
 }
+
+/// How the stand-in for a hosted model fails every request.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// 503 with OpenAI's JSON error body.
+    Unavailable,
+    /// 429 asking to come back in a minute.
+    RateLimited,
+    /// 200 with an event stream whose data is not JSON.
+    Malformed,
+    /// Headers at once, then nothing.
+    SlowFirstToken,
+}
+
+async fn failing_server(fault: Fault) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut req = Vec::new();
+                loop {
+                    let n = match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    req.extend_from_slice(&buf[..n]);
+                    if let Some(pos) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&req[..pos]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if req.len() >= pos + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let plain = |status: &str, extra: &str, body: &str| {
+                    format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let resp = match fault {
+                    Fault::Unavailable => plain(
+                        "503 Service Unavailable",
+                        "",
+                        r#"{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error"}}"#,
+                    ),
+                    Fault::RateLimited => plain(
+                        "429 Too Many Requests",
+                        "retry-after: 60\r\n",
+                        r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#,
+                    ),
+                    Fault::Malformed => "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {\"choices\": [{\"delta\": \n\n".to_string(),
+                    Fault::SlowFirstToken => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+                            .await;
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                        return;
+                    }
+                };
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}/v1"), asked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_model_that_fails_hands_the_turn_to_the_next_model_within_2_s() {
+    use switchboard::llm::{FakeLanguageModel, LlmChain};
+    for (what, fault) in [
+        ("503", Fault::Unavailable),
+        ("429 for a minute", Fault::RateLimited),
+        ("malformed stream", Fault::Malformed),
+        ("slow first token", Fault::SlowFirstToken),
+    ] {
+        let (url, asked) = failing_server(fault).await;
+        let local: Arc<dyn LanguageModel> = Arc::new(FakeLanguageModel::replying_with(|_| {
+            "Your order left our warehouse this morning.".into()
+        }));
+        let chain: Arc<dyn LanguageModel> = Arc::new(LlmChain::new(client(url), vec![local]));
+        let r = run(
+            r#"{"lang":"en","turns":[{"say":"Where is my order?"},{"say":"And when will it arrive?"},{"say":"Thanks"}]}"#,
+            providers(Some(chain), fast_fake_tts()),
+            SttMode::Text,
+            10.0,
+        )
+        .await;
+        let replies = r.replies();
+        for (turn, text, provider, fallback) in replies.iter().filter(|x| x.0 >= 1 && x.0 <= 3) {
+            assert_eq!(
+                provider,
+                "fake",
+                "{what}, turn {turn}: the next model answered\n{}",
+                r.dump()
+            );
+            assert!(*fallback, "{what}");
+            assert!(text.contains("warehouse"), "{what}: {text}");
+        }
+        // The failure is an event naming who took over.
+        let errors = r.errors();
+        assert!(
+            errors
+                .iter()
+                .any(|(code, fb)| code.starts_with("llm_") && fb.as_deref() == Some("fake")),
+            "{what}: {errors:?}"
+        );
+        // The customer's answer started within 2 s of the end of their turn,
+        // the failing request included.
+        for k in r.kinds() {
+            if let EventKind::TurnMetrics(m) = k {
+                let total = m.total_ms.expect("the answer was played");
+                assert!(total < 2000.0, "{what}: turn {} waited {total} ms", m.turn);
+            }
+        }
+        // The end-of-call summary is written by the model that still answers.
+        assert!(
+            matches!(r.ended(), EventKind::CallEnded { summary_provider, .. } if summary_provider == "fake"),
+            "{what}: {}",
+            r.dump()
+        );
+        // Once it keeps failing (or asks to be left alone), it is not asked at all.
+        let n = asked.load(std::sync::atomic::Ordering::SeqCst);
+        match fault {
+            Fault::RateLimited => assert_eq!(n, 1, "{what}: asked {n} times"),
+            _ => assert!(n <= 6, "{what}: asked {n} times for 3 turns"),
+        }
+    }
+}

@@ -217,6 +217,11 @@ fn config(base_url: &str) -> OpenAiConfig {
         connect_timeout: Duration::from_millis(500),
         first_token_timeout: Duration::from_millis(1500),
         stall_timeout: Duration::from_millis(1000),
+        // One try: these tests script one answer per request.
+        retry: switchboard::resilience::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
     }
 }
 
@@ -610,4 +615,86 @@ fn config_from_env_and_debug_output_never_shows_the_api_key() {
     assert!(!format!("{cfg:?}").contains("sk-very-secret"));
     let llm = OpenAiCompatible::new(cfg);
     assert!(!format!("{llm:?}").contains("sk-very-secret"));
+}
+
+/// A whole response that keeps the connection open for the next request.
+fn keep_alive(status: u16, extra: &str, body: &str) -> Act {
+    Act::Raw(
+        format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+#[tokio::test]
+async fn fake_server_429_with_a_short_retry_after_is_retried_before_the_first_token() {
+    let (url, server) = serve(vec![
+        vec![keep_alive(
+            429,
+            "retry-after: 0.25\r\n",
+            r#"{"error":{"message":"Rate limit reached for requests","type":"requests"}}"#,
+        )],
+        vec![
+            Act::Head(200),
+            Act::Chunk(role_delta()),
+            Act::Chunk(delta("تم ")),
+            Act::Chunk(delta("التحقق.")),
+            Act::Chunk(done()),
+            Act::End,
+        ],
+    ])
+    .await;
+    let cfg = OpenAiConfig {
+        retry: switchboard::resilience::RetryPolicy::default(),
+        ..config(&url)
+    };
+    let start = Instant::now();
+    let (tokens, err) = collect(client(cfg).stream(request())).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(tokens.concat(), "تم التحقق.");
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "Retry-After obeyed"
+    );
+    let report = server.await.expect("server");
+    assert_eq!(report.requests.len(), 2, "one retry");
+    assert_eq!(
+        report.requests[0].body, report.requests[1].body,
+        "the same request"
+    );
+}
+
+#[tokio::test]
+async fn fake_server_failing_three_times_is_skipped_without_a_request() {
+    let fail = || {
+        vec![keep_alive(
+            500,
+            "",
+            r#"{"error":{"message":"The server had an error while processing your request"}}"#,
+        )]
+    };
+    let (url, server) = serve(vec![fail(), fail(), fail()]).await;
+    let llm = client(config(&url));
+    for _ in 0..3 {
+        let (_, err) = collect(llm.stream(request())).await;
+        assert!(
+            matches!(err, Some(LlmError::Status { status: 500, .. })),
+            "{err:?}"
+        );
+    }
+    assert!(
+        llm.skip_reason().is_some(),
+        "three in a row open the circuit"
+    );
+    let start = Instant::now();
+    let (_, err) = collect(llm.stream(request())).await;
+    assert!(matches!(err, Some(LlmError::Unavailable(_))), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_millis(50),
+        "skipped at once"
+    );
+    let report = server.await.expect("server");
+    assert_eq!(report.requests.len(), 3, "nothing sent while open");
 }

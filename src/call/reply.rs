@@ -164,81 +164,99 @@ async fn write_text(
             request,
             fallback,
         } => {
-            let provider = llm.name().to_string();
-            let mut stream = llm.stream(request);
+            // The chain: this model, then its fallbacks, then the template.
+            let mut chain = vec![llm.clone()];
+            chain.extend(llm.fallbacks());
             let mut splitter = SentenceSplitter::new(first_flush_chars);
             let mut first = true;
-            let mut from_llm = 0usize;
-            let mut failure = None;
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(delta) => {
-                        if first && !delta.is_empty() {
-                            first = false;
-                            let _ = tx
-                                .send(ReplyMsg::FirstToken {
-                                    seq,
-                                    at: Instant::now(),
-                                })
-                                .await;
-                        }
-                        for s in splitter.push(&delta) {
-                            if let Some(s) = emit(s, &mut full) {
-                                from_llm += 1;
-                                let _ = sentences.send(s).await;
+            for (i, model) in chain.iter().enumerate() {
+                if let Some(why) = model.skip_reason() {
+                    // Known to be down: its failure was reported when it happened.
+                    tracing::debug!(provider = model.name(), %why, "language model skipped");
+                    continue;
+                }
+                let next = chain[i + 1..]
+                    .iter()
+                    .find(|m| m.skip_reason().is_none())
+                    .map(|m| m.name().to_string())
+                    .unwrap_or_else(|| "template".to_string());
+                let provider = model.name().to_string();
+                let mut stream = model.stream(request.clone());
+                let mut from_llm = 0usize;
+                let mut failure = None;
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(delta) => {
+                            if first && !delta.is_empty() {
+                                first = false;
+                                let _ = tx
+                                    .send(ReplyMsg::FirstToken {
+                                        seq,
+                                        at: Instant::now(),
+                                    })
+                                    .await;
+                            }
+                            for s in splitter.push(&delta) {
+                                if let Some(s) = emit(s, &mut full) {
+                                    from_llm += 1;
+                                    let _ = sentences.send(s).await;
+                                }
                             }
                         }
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
                     }
                 }
-            }
-            drop(stream);
-            match failure {
-                None => {
+                drop(stream);
+                if failure.is_none() {
                     if let Some(s) = splitter.finish().and_then(|s| emit(s, &mut full)) {
                         from_llm += 1;
                         let _ = sentences.send(s).await;
                     }
-                    if from_llm == 0 {
-                        // An empty completion is as useless to the customer as an error.
-                        let _ = tx
-                            .send(ReplyMsg::Problem {
-                                seq,
-                                stage: Stage::Llm,
-                                code: "llm_empty".into(),
-                                message: "the language model returned an empty reply".into(),
-                                fallback: Some("template".into()),
-                            })
-                            .await;
-                        send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
-                        return (full.join(" "), "template".into(), true);
+                    if from_llm > 0 {
+                        return (full.join(" "), provider, i > 0);
                     }
-                    (full.join(" "), provider, false)
                 }
-                Some(e) => {
-                    // The unfinished sentence is dropped: a half sentence followed by the
-                    // fallback would sound broken.
+                let (code, message) = match &failure {
+                    Some(e) => (e.code().to_string(), e.to_string()),
+                    // An empty completion is as useless to the customer as an error.
+                    None => (
+                        "llm_empty".to_string(),
+                        "the language model returned an empty reply".to_string(),
+                    ),
+                };
+                if from_llm > 0 || !first {
+                    // Cut off after speaking: the unfinished sentence is dropped
+                    // (a half sentence then another voice would sound broken) and
+                    // the template closes the reply.
                     let _ = tx
                         .send(ReplyMsg::Problem {
                             seq,
                             stage: Stage::Llm,
-                            code: e.code().into(),
-                            message: e.to_string(),
+                            code,
+                            message,
                             fallback: Some("template".into()),
                         })
                         .await;
                     send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
-                    let provider = if from_llm == 0 {
-                        "template".to_string()
-                    } else {
-                        format!("{provider}+template")
-                    };
-                    (full.join(" "), provider, true)
+                    return (full.join(" "), format!("{provider}+template"), true);
                 }
+                // Nothing said yet: the next model answers the whole turn.
+                let _ = tx
+                    .send(ReplyMsg::Problem {
+                        seq,
+                        stage: Stage::Llm,
+                        code,
+                        message,
+                        fallback: Some(next),
+                    })
+                    .await;
+                splitter = SentenceSplitter::new(first_flush_chars);
             }
+            send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
+            (full.join(" "), "template".into(), true)
         }
     }
 }

@@ -573,6 +573,7 @@ fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                         connect_timeout: Duration::from_secs(2),
                         first_token_timeout: opts.first_token_timeout,
                         stall_timeout: opts.stall_timeout,
+                        ..OpenAiConfig::default()
                     });
                     tracing::info!(model = %opts.model, port = server.port, pid = server.pid, "local LLM server ready");
                     shared.state.send_replace(ServerState::Ready {

@@ -93,6 +93,16 @@ pub type TokenStream = Pin<Box<dyn Stream<Item = Result<String, LlmError>> + Sen
 pub trait LanguageModel: Send + Sync {
     /// Provider name for events and metrics, e.g. "openai-compatible" or "fake".
     fn name(&self) -> &str;
+    /// Why this model should not be asked right now (a server known to be
+    /// down); a reply then goes straight to the next model of the chain.
+    fn skip_reason(&self) -> Option<String> {
+        None
+    }
+    /// The models that answer, in order, when this one fails before its first
+    /// token (see [`LlmChain`]); then the personas' templates.
+    fn fallbacks(&self) -> Vec<std::sync::Arc<dyn LanguageModel>> {
+        Vec::new()
+    }
     /// Starts a streaming completion. Must not block; work starts when polled.
     fn stream(&self, request: ChatRequest) -> TokenStream;
     /// How long the end-of-call summary (a fresh ~500-token prompt, ~160 tokens
@@ -115,3 +125,54 @@ pub mod openai;
 pub use fake::{FakeFailure, FakeLanguageModel};
 pub use local::{LocalLlm, LocalLlmOptions};
 pub use openai::{OpenAiCompatible, OpenAiConfig};
+
+/// A model with others behind it: a reply goes to the first that is not known
+/// to be down, and to the next when one fails before its first token (the
+/// reply's events say which failed and which answered). Other requests (the
+/// end-of-call summary, prefix warming) go to the first that is not known to be
+/// down.
+pub struct LlmChain {
+    first: std::sync::Arc<dyn LanguageModel>,
+    rest: Vec<std::sync::Arc<dyn LanguageModel>>,
+}
+
+impl LlmChain {
+    pub fn new(
+        first: std::sync::Arc<dyn LanguageModel>,
+        rest: Vec<std::sync::Arc<dyn LanguageModel>>,
+    ) -> Self {
+        Self { first, rest }
+    }
+}
+
+impl LlmChain {
+    /// The first model not known to be down (the first if all are).
+    fn current(&self) -> &std::sync::Arc<dyn LanguageModel> {
+        std::iter::once(&self.first)
+            .chain(self.rest.iter())
+            .find(|m| m.skip_reason().is_none())
+            .unwrap_or(&self.first)
+    }
+}
+
+impl LanguageModel for LlmChain {
+    fn name(&self) -> &str {
+        self.current().name()
+    }
+    fn skip_reason(&self) -> Option<String> {
+        self.first.skip_reason()
+    }
+    fn fallbacks(&self) -> Vec<std::sync::Arc<dyn LanguageModel>> {
+        self.rest.clone()
+    }
+    fn stream(&self, request: ChatRequest) -> TokenStream {
+        self.current().stream(request)
+    }
+    fn summary_timeout(&self) -> std::time::Duration {
+        self.current().summary_timeout()
+    }
+    fn prefill(&self, request: ChatRequest) {
+        // A local fallback warms up only while the first is down.
+        self.current().prefill(request)
+    }
+}

@@ -24,6 +24,7 @@ use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::{ChatRequest, LanguageModel, LlmError, TokenStream};
+use crate::resilience::{retry_after, CircuitBreaker, RetryPolicy};
 
 /// Environment variables consulted (in this order) for the API key.
 pub const API_KEY_ENV_VARS: [&str; 2] = ["SWITCHBOARD_LLM_API_KEY", "OPENAI_API_KEY"];
@@ -52,6 +53,9 @@ pub struct OpenAiConfig {
     pub first_token_timeout: Duration,
     /// Longest silence between body chunks once the first token has arrived.
     pub stall_timeout: Duration,
+    /// Before the first token, a 429 (obeying `Retry-After`), 408, 5xx or a
+    /// refused connection is tried again within the first-token deadline.
+    pub retry: RetryPolicy,
 }
 
 impl Default for OpenAiConfig {
@@ -63,6 +67,11 @@ impl Default for OpenAiConfig {
             connect_timeout: Duration::from_secs(2),
             first_token_timeout: Duration::from_secs(4),
             stall_timeout: Duration::from_secs(3),
+            retry: RetryPolicy {
+                max_attempts: 2,
+                base: Duration::from_millis(100),
+                max_delay: Duration::from_millis(500),
+            },
         }
     }
 }
@@ -124,6 +133,9 @@ struct Inner {
     url: String,
     /// `url` with credentials/query removed, for errors and logs.
     display_url: String,
+    /// Shared by every call using this client: once the server keeps failing,
+    /// replies go straight to the next model of the chain for a while.
+    breaker: CircuitBreaker,
 }
 
 impl fmt::Debug for OpenAiCompatible {
@@ -156,6 +168,7 @@ impl OpenAiCompatible {
                 config,
                 url,
                 display_url,
+                breaker: CircuitBreaker::default(),
             }),
         }
     }
@@ -177,6 +190,15 @@ impl OpenAiCompatible {
 impl LanguageModel for OpenAiCompatible {
     fn name(&self) -> &str {
         "openai-compatible"
+    }
+
+    fn skip_reason(&self) -> Option<String> {
+        self.inner.breaker.is_open().then(|| {
+            format!(
+                "the language model at {} is skipped for now after failing repeatedly",
+                self.inner.display_url
+            )
+        })
     }
 
     fn stream(&self, request: ChatRequest) -> TokenStream {
@@ -260,6 +282,7 @@ impl StreamState {
                             Err(_) => {
                                 self.phase = Phase::Finished;
                                 let ms = millis(cfg.stall_timeout);
+                                self.inner.breaker.failure(None);
                                 return Some((Err(LlmError::StallTimeout { ms }), self));
                             }
                         }
@@ -272,6 +295,7 @@ impl StreamState {
                             Err(_) => {
                                 self.phase = Phase::Finished;
                                 let ms = millis(cfg.first_token_timeout);
+                                self.inner.breaker.failure(None);
                                 return Some((Err(LlmError::FirstTokenTimeout { ms }), self));
                             }
                         }
@@ -298,11 +322,21 @@ impl StreamState {
         }
     }
 
-    /// Sends the request and waits for response headers (within the first-token deadline).
+    /// Sends the request and waits for response headers (within the first-token
+    /// deadline), trying again on a 429, 408, 5xx or refused connection while
+    /// the deadline allows: nothing has been said yet, so repeating is harmless.
     async fn start(&mut self) -> Result<(), LlmError> {
-        let cfg = &self.inner.config;
+        let inner = Arc::clone(&self.inner);
+        let cfg = &inner.config;
         let deadline = Instant::now() + cfg.first_token_timeout;
         self.deadline = Some(deadline);
+        if let Err(open) = inner.breaker.allow() {
+            return Err(LlmError::Unavailable(format!(
+                "the language model at {} is skipped for the next {} s after failing repeatedly",
+                inner.display_url,
+                open.remaining.as_secs().max(1)
+            )));
+        }
         let request = self
             .request
             .take()
@@ -315,36 +349,98 @@ impl StreamState {
             // f32 → f64 without the 0.699999988 noise.
             "temperature": (f64::from(request.temperature) * 1000.0).round() / 1000.0,
         });
-        let client = self
-            .inner
+        let client = inner
             .client
             .as_ref()
             .map_err(|e| LlmError::Other(e.clone()))?;
+        let mut attempt = 1;
+        loop {
+            let (err, after) = match self.send(client, &body, deadline).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let retryable = match &err {
+                LlmError::Connect { .. } => true,
+                LlmError::Status { status, .. } => {
+                    *status == 429 || *status == 408 || *status >= 500
+                }
+                _ => false,
+            };
+            let wait = retryable
+                .then(|| {
+                    cfg.retry.delay(
+                        attempt,
+                        after,
+                        std::time::Instant::now(),
+                        deadline.into_std(),
+                    )
+                })
+                .flatten();
+            match wait {
+                Some(w) => {
+                    tracing::info!(url = %inner.display_url, attempt, code = err.code(), wait_ms = w.as_millis() as u64, "language model: retrying");
+                    tokio::time::sleep(w).await;
+                    attempt += 1;
+                }
+                None => {
+                    let hold = match &err {
+                        LlmError::Status { status: 429, .. } => after,
+                        _ => None,
+                    };
+                    inner.breaker.failure(hold);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// One request up to its response headers; a failure comes with the
+    /// server's `Retry-After`, if any.
+    async fn send(
+        &mut self,
+        client: &reqwest::Client,
+        body: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<(), (LlmError, Option<Duration>)> {
+        let inner = Arc::clone(&self.inner);
+        let cfg = &inner.config;
         let mut builder = client
-            .post(&self.inner.url)
+            .post(&inner.url)
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .json(&body);
+            .json(body);
         if let Some(key) = &cfg.api_key {
             // `bearer_auth` marks the header value as sensitive.
             builder = builder.bearer_auth(key);
         }
-        tracing::debug!(url = %self.inner.display_url, model = %cfg.model, "starting LLM stream");
+        tracing::debug!(url = %inner.display_url, model = %cfg.model, "starting LLM stream");
         let response = match tokio::time::timeout_at(deadline, builder.send()).await {
             Err(_) => {
-                return Err(LlmError::FirstTokenTimeout {
-                    ms: millis(cfg.first_token_timeout),
-                })
+                return Err((
+                    LlmError::FirstTokenTimeout {
+                        ms: millis(cfg.first_token_timeout),
+                    },
+                    None,
+                ))
             }
-            Ok(Err(err)) => return Err(map_send_error(&err, &self.inner.display_url, cfg)),
+            Ok(Err(err)) => return Err((map_send_error(&err, &inner.display_url, cfg), None)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
         if !status.is_success() {
+            let after = retry_after(
+                response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+            );
             let body = read_error_body(response, deadline).await;
-            return Err(LlmError::Status {
-                status: status.as_u16(),
-                body,
-            });
+            return Err((
+                LlmError::Status {
+                    status: status.as_u16(),
+                    body,
+                },
+                after,
+            ));
         }
         self.phase = Phase::Streaming(Box::pin(response.bytes_stream()));
         Ok(())
@@ -357,6 +453,9 @@ impl StreamState {
             }
             match interpret_event(&event) {
                 Ok(Parsed::Content(text)) => {
+                    if !self.got_content {
+                        self.inner.breaker.success();
+                    }
                     self.got_content = true;
                     self.queue.push_back(text);
                 }
@@ -375,6 +474,7 @@ impl StreamState {
     /// Ends the stream with `err`, after the deltas already queued.
     fn fail_after_queue(&mut self, err: LlmError) {
         if self.pending_error.is_none() {
+            self.inner.breaker.failure(None);
             self.pending_error = Some(err);
         }
         self.phase = Phase::Finished;
