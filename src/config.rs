@@ -175,12 +175,70 @@ pub struct SttSettings {
     /// `whisper-base` (Arabic + English, default) or `whisper-tiny-en` (English
     /// only, fast enough to stream on two cores).
     pub model: String,
+    /// OpenAI's transcription first, local Whisper behind it.
+    pub cloud: CloudSttSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CloudSttSettings {
+    /// `"openai"`, or none: local recognition only (env `SWITCHBOARD_STT_CLOUD`).
+    pub provider: Option<String>,
+    /// A proxy or compatible server (env `SWITCHBOARD_STT_URL`).
+    pub base_url: Option<String>,
+    /// `gpt-4o-mini-transcribe` (default, streams), `gpt-4o-transcribe` or `whisper-1`.
+    pub model: Option<String>,
+    /// End of turn to transcript, retries included (default 2500 ms); then
+    /// local Whisper hears the utterance.
+    pub timeout_ms: Option<u64>,
+}
+
+impl CloudSttSettings {
+    /// The cloud recognizer, shared by every call of the process.
+    pub fn recognizer(&self) -> Option<crate::stt::cloud::OpenAiStt> {
+        use crate::stt::cloud::{OpenAiStt, OpenAiSttConfig};
+        if self.provider.as_deref().map(str::trim) != Some("openai") {
+            return None;
+        }
+        static SHARED: std::sync::OnceLock<std::sync::Mutex<Vec<(CloudSttSettings, OpenAiStt)>>> =
+            std::sync::OnceLock::new();
+        let mut shared = SHARED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((_, s)) = shared.iter().find(|(k, _)| k == self) {
+            return Some(s.clone());
+        }
+        let mut cfg = OpenAiSttConfig::new(crate::secrets::get(
+            crate::secrets::SecretName::OpenaiApiKey,
+        ));
+        if let Some(u) = self.base_url.as_ref().filter(|u| !u.trim().is_empty()) {
+            cfg.base_url = u.trim().to_string();
+        }
+        if let Some(m) = self.model.as_ref().filter(|m| !m.trim().is_empty()) {
+            cfg.model = m.trim().to_string();
+        }
+        if let Some(ms) = self.timeout_ms {
+            cfg.timeout = Duration::from_millis(ms.clamp(300, 30_000));
+        }
+        match OpenAiStt::new(cfg) {
+            Ok(s) => {
+                shared.push((self.clone(), s.clone()));
+                Some(s)
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "cloud recognition is off");
+                None
+            }
+        }
+    }
 }
 
 impl Default for SttSettings {
     fn default() -> Self {
         Self {
             model: "whisper-base".into(),
+            cloud: CloudSttSettings::default(),
         }
     }
 }
@@ -382,6 +440,26 @@ impl Config {
                 }
             };
         }
+        if let Ok(p) = std::env::var("SWITCHBOARD_STT_CLOUD") {
+            c.stt.cloud.provider = match p.trim().to_ascii_lowercase().as_str() {
+                "" | "none" | "off" => None,
+                "openai" => Some("openai".into()),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        path: "SWITCHBOARD_STT_CLOUD".into(),
+                        reason: format!(
+                            "{:?} is not a cloud recognizer: use openai or none",
+                            other.chars().take(40).collect::<String>()
+                        ),
+                    })
+                }
+            };
+        }
+        if let Ok(u) = std::env::var("SWITCHBOARD_STT_URL") {
+            if !u.trim().is_empty() {
+                c.stt.cloud.base_url = Some(u);
+            }
+        }
         if let Ok(u) = std::env::var("SWITCHBOARD_TTS_URL") {
             if !u.trim().is_empty() {
                 c.tts.cloud.base_url = Some(u);
@@ -487,11 +565,26 @@ impl Config {
         chain
     }
 
-    /// The local recognizer of `stt.model`, loaded once per process and shared by
-    /// every call. A model that is not installed (or an unknown name) still gives a
+    /// The call's recognizer: OpenAI's transcription first when `stt.cloud` says
+    /// so, with the local one behind it; else the local one. The local
+    /// recognizer of `stt.model` is loaded once per process and shared by every
+    /// call. A model that is not installed (or an unknown name) still gives a
     /// recognizer: each utterance then fails with `stt_unavailable` naming the
-    /// fetch command, and the call goes on. None only in a build without Whisper.
+    /// fetch command, and the call goes on. None only in a build without
+    /// Whisper and without a cloud recognizer.
     pub fn speech_to_text(&self) -> Option<Arc<dyn SpeechToText>> {
+        let local = self.local_speech_to_text();
+        let Some(cloud) = self.stt.cloud.recognizer() else {
+            return local;
+        };
+        let cloud: Arc<dyn SpeechToText> = Arc::new(cloud);
+        Some(Arc::new(crate::stt::SttChain::new(
+            cloud,
+            local.into_iter().collect(),
+        )))
+    }
+
+    fn local_speech_to_text(&self) -> Option<Arc<dyn SpeechToText>> {
         #[cfg(feature = "whisper")]
         {
             use crate::stt::whisper::{WhisperSize, WhisperSpeechToText};

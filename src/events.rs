@@ -103,6 +103,11 @@ pub struct TurnMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub tts_provider: Option<String>,
+    /// The recognizer that heard the customer ("openai-stt", "whisper-base",
+    /// …); absent for typed turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stt_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]

@@ -472,3 +472,78 @@ fn cli_without_the_model_exits_2_naming_the_fetch_command() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A stand-in for OpenAI's transcription API that is down (503), because the
+/// real one is unreachable here.
+async fn transcription_api_down() -> String {
+    async fn down() -> axum::response::Response {
+        axum::response::Response::builder()
+            .status(503)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                r#"{"error":{"message":"The service is temporarily unavailable","type":"server_error"}}"#,
+            ))
+            .unwrap()
+    }
+    let app = axum::Router::new().fallback(down);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_cloud_recognizer_is_down_is_heard_by_local_whisper_and_answered_within_2_s() {
+    use switchboard::stt::cloud::{OpenAiStt, OpenAiSttConfig};
+    use switchboard::stt::SttChain;
+    let _decoding = DECODING.lock().await;
+    if !models_installed("cloud fallback", &[WhisperSize::TinyEn])
+        || !espeak_installed("cloud fallback")
+    {
+        return;
+    }
+    let mut cfg = OpenAiSttConfig::new(Some("sk-test".into()));
+    cfg.base_url = transcription_api_down().await;
+    let cloud: Arc<dyn SpeechToText> = Arc::new(OpenAiStt::new(cfg).unwrap());
+    let whisper = WhisperSpeechToText::new(
+        WhisperModel::shared(WhisperSize::TinyEn).expect("whisper-tiny-en"),
+    );
+    let local_name = whisper.name().to_string();
+    let mut p = providers(None, fast_fake_tts());
+    p.stt = Some(Arc::new(SttChain::new(cloud, vec![Arc::new(whisper)])));
+    let said = "I was charged twice for the same subscription this month.";
+    let json = serde_json::json!({"lang": "en", "turns": [{"say": said}]}).to_string();
+    let r = run(&json, p, SttMode::Recognized, 1.0).await;
+    let customer = r.final_lines(Speaker::Customer);
+    assert_eq!(customer.len(), 1, "{}", r.dump());
+    let (e, n) = word_errors(said, &customer[0].1);
+    assert!(e * 5 <= n, "{e}/{n}: {:?}\n{}", customer[0].1, r.dump());
+    // The failure is an event naming who took over; the turn names who heard.
+    let errors = r.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(code, fb)| code == "stt_failed" && fb.as_deref() == Some(local_name.as_str())),
+        "{errors:?}"
+    );
+    let m = r
+        .kinds()
+        .find_map(|k| match k {
+            EventKind::TurnMetrics(m) if m.turn == 1 => Some(m.clone()),
+            _ => None,
+        })
+        .expect("turn 1 metrics");
+    assert_eq!(m.stt_provider.as_deref(), Some(local_name.as_str()));
+    let total = m.total_ms.expect("answered");
+    eprintln!(
+        "cloud down → local Whisper: transcript after {:.0} ms, answer after {total:.0} ms",
+        m.stt_ms
+    );
+    assert!(
+        total < 2000.0,
+        "answered {total} ms after the end of the turn\n{}",
+        r.dump()
+    );
+}

@@ -143,6 +143,8 @@ struct TurnTiming {
     first_token_at: Option<Instant>,
     first_sentence_at: Option<Instant>,
     first_audio_at: Option<Instant>,
+    /// The recognizer that heard the customer (None: text input).
+    stt_provider: Option<&'static str>,
 }
 
 impl TurnTiming {
@@ -164,6 +166,7 @@ impl TurnTiming {
             total_ms: total,
             response_ms: total.map(|t| self.eou_ms + t),
             tts_provider: None,
+            stt_provider: self.stt_provider.map(str::to_string),
         }
     }
 }
@@ -573,6 +576,27 @@ impl Actor {
         let _ = d.seq;
         match d.result {
             Ok(r) => {
+                // Recognizers of the chain that failed on this utterance, each
+                // with the one that took over.
+                let served = r
+                    .provider
+                    .clone()
+                    .or_else(|| self.providers.stt.as_ref().map(|s| s.name().to_string()));
+                for (i, f) in r.failures.iter().enumerate() {
+                    let next = r
+                        .failures
+                        .get(i + 1)
+                        .map(|n| n.provider.clone())
+                        .or_else(|| served.clone());
+                    self.record.errors += 1;
+                    self.emit(EventKind::Error {
+                        turn: Some(self.turns + 1),
+                        stage: Stage::Stt,
+                        code: f.code.clone(),
+                        message: f.message.clone(),
+                        fallback: next,
+                    });
+                }
                 let timing = TurnTiming {
                     turn: 0,
                     eou_ms: d.eou_ms,
@@ -581,6 +605,7 @@ impl Actor {
                     first_token_at: None,
                     first_sentence_at: None,
                     first_audio_at: None,
+                    stt_provider: served.as_deref().map(intern),
                 };
                 self.on_customer_utterance(r.text, Some(r.lang), timing);
             }
@@ -1149,6 +1174,7 @@ impl Actor {
                     first_token_at: None,
                     first_sentence_at: None,
                     first_audio_at: None,
+                    stt_provider: None,
                 };
                 self.on_customer_utterance(text, lang, timing);
             }
@@ -1410,4 +1436,24 @@ fn supervisor_voice(lang: Lang) -> VoiceSpec {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A provider's name with a static lifetime, so turn timings stay `Copy`. The
+/// names are a handful of constants, each stored once.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<Vec<&'static str>>> =
+        std::sync::OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    if names.len() >= 64 {
+        return "other";
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
 }

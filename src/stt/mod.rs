@@ -7,12 +7,15 @@
 //! [`ScriptedSpeechToText`] oracle for simulated calls; cloud recognition plugs in
 //! behind the same trait.
 
+pub mod chain;
+pub mod cloud;
 #[cfg(feature = "whisper")]
 pub mod eval;
 mod scripted;
 #[cfg(feature = "whisper")]
 pub mod whisper;
 
+pub use chain::SttChain;
 pub use scripted::{ScriptedSpeechToText, SttScript};
 
 use async_trait::async_trait;
@@ -24,6 +27,31 @@ use crate::lang::{Lang, LangHint};
 pub struct SttResult {
     pub text: String,
     pub lang: Lang,
+    /// Who recognized it, when not the recognizer the call asked (a chain's
+    /// fallback).
+    pub provider: Option<String>,
+    /// Recognizers of a chain that failed on this utterance before another
+    /// recognized it, in order.
+    pub failures: Vec<SttFailure>,
+}
+
+impl SttResult {
+    pub fn new(text: String, lang: Lang) -> Self {
+        Self {
+            text,
+            lang,
+            provider: None,
+            failures: Vec::new(),
+        }
+    }
+}
+
+/// A recognizer that failed on an utterance another then recognized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SttFailure {
+    pub provider: String,
+    pub code: String,
+    pub message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +76,11 @@ impl SttError {
 
 pub trait SpeechToText: Send + Sync {
     fn name(&self) -> &str;
+    /// Why this recognizer should not be asked right now (a cloud service
+    /// known to be down); a chain then goes straight to the next.
+    fn skip_reason(&self) -> Option<String> {
+        None
+    }
     /// Opens a session for one utterance.
     fn start(&self, hint: LangHint) -> Box<dyn SttSession>;
 }

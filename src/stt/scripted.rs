@@ -149,7 +149,7 @@ impl SttSession for ScriptedSession {
                 .map(|l| l.lang)
                 .unwrap_or_else(|| detect(&text, Lang::En)),
         };
-        Ok(SttResult { text, lang })
+        Ok(SttResult::new(text, lang))
     }
 }
 

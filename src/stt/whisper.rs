@@ -847,16 +847,13 @@ impl SttSession for WhisperSession {
                 LangChoice::Fixed(l) => l,
                 LangChoice::Detect => Lang::En,
             };
-            return Ok(SttResult {
-                text: String::new(),
-                lang,
-            });
+            return Ok(SttResult::new(String::new(), lang));
         }
         // The partial decoded after the customer stopped speaking already is the
         // final: same audio, same settings.
         if self.partial_every > 0 {
             if let Some((text, lang)) = self.partial_as_final().await {
-                return Ok(SttResult { text, lang });
+                return Ok(SttResult::new(text, lang));
             }
         }
         // Otherwise the final supersedes any partial of this session.
@@ -885,10 +882,7 @@ impl SttSession for WhisperSession {
         let t = rx
             .await
             .map_err(|_| SttError::Failed("the whisper worker stopped".into()))??;
-        Ok(SttResult {
-            text: t.text,
-            lang: t.lang,
-        })
+        Ok(SttResult::new(t.text, t.lang))
     }
 }
 

@@ -36,7 +36,7 @@ export function events() {
     ev(mixed, 1400, 'error', { turn: 1, stage: 'llm', code: 'llm_timeout', message: 'LLM stalled — template answered', fallback: 'template' }),
     ev(mixed, 1450, 'error', { turn: 1, stage: 'tts', code: 'tts_failed', message: 'elevenlabs is rate limiting (HTTP 429): Too many concurrent requests; elevenlabs is skipped for the next 60 s', fallback: 'espeak-ng' }),
     ev(mixed, 1480, 'agent_reply', { turn: 1, persona: 'support', lang: 'ar', text: 'سأتحقق من فاتورتك الآن.', provider: 'template', fallback: true }),
-    ev(mixed, 1500, 'turn_metrics', { turn: 1, eou_ms: 500, stt_ms: 15, llm_first_token_ms: null, tts_first_audio_ms: 70, total_ms: 2100, response_ms: 2600, tts_provider: 'espeak-ng' }),
+    ev(mixed, 1500, 'turn_metrics', { turn: 1, eou_ms: 500, stt_ms: 15, llm_first_token_ms: null, tts_first_audio_ms: 70, total_ms: 2100, response_ms: 2600, tts_provider: 'espeak-ng', stt_provider: 'whisper-base' }),
     ev(mixed, 1500, 'transcript', { speaker: 'agent', text: 'سأتحقق من فاتورتك الآن.', lang: 'ar', final: true, turn: 1, persona: 'support' }),
     ev(mixed, 2500, 'transcript', { speaker: 'customer', text: 'It also says ' + hostile[1] + ' and ' + hostile[2], lang: 'en', final: true, turn: 2 }),
     ev(mixed, 2500, 'sentiment', { turn: 2, score: 0.05, label: 'neutral', trend: -0.02 }),

@@ -110,7 +110,7 @@ try {
   check(await page.locator('.persona-marker').count() === 1, 'persona change marker inline');
   check(await page.locator('.chip.neg, .chip.pos, .chip.neu').count() >= 1 || await page.locator('.line .chip').count() >= 1, 'sentiment chips');
   check((await page.locator('.latency-list li').count()) >= 1, 'latency per turn listed');
-  check((await page.locator('.latency-list .providers[data-turn="1"]').textContent()).trim() === 'template → espeak-ng', 'which writer and which voice served the turn');
+  check((await page.locator('.latency-list .providers[data-turn="1"]').textContent()).trim() === 'whisper-base → template → espeak-ng', 'who heard, who wrote and which voice spoke, per turn');
 
   await page.selectOption('.controls select', 'sales');
   await page.click('.controls button:has-text("Pin persona")');

@@ -33,4 +33,9 @@ response_ms: number | null,
  * The voice that spoke the reply's first sentence ("elevenlabs", "piper",
  * "espeak-ng", …): a cloud voice's fallback shows here.
  */
-tts_provider?: string, };
+tts_provider?: string, 
+/**
+ * The recognizer that heard the customer ("openai-stt", "whisper-base",
+ * …); absent for typed turns.
+ */
+stt_provider?: string, };

@@ -189,8 +189,8 @@ export function applyEvent(prev: CallState | undefined, ev: CallEvent): CallStat
       // own `error` event.
       return { ...s, persona: ev.persona, writers: { ...s.writers, [ev.turn]: ev.provider } };
     case 'turn_metrics': {
-      const { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider } = ev;
-      return { ...s, metrics: { ...s.metrics, [turn]: { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider } } };
+      const { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider, stt_provider } = ev;
+      return { ...s, metrics: { ...s.metrics, [turn]: { turn, eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, response_ms, tts_provider, stt_provider } } };
     }
     case 'ticket':
       return withItem(s, {

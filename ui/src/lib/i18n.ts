@@ -33,7 +33,7 @@ export const messages = {
   'desk.typeInstead': { en: 'You can still type what the customer should hear.', ar: 'يمكنك مع ذلك كتابة ما يجب أن يسمعه العميل.' },
   'desk.localCall': { en: 'This computer', ar: 'هذا الحاسوب' },
   'call.room': { en: 'LiveKit room', ar: 'غرفة LiveKit' },
-  'call.providers': { en: 'Who wrote the reply → which voice spoke it', ar: 'من كتب الرد ← أي صوت نطقه' },
+  'call.providers': { en: 'Who heard the customer → who wrote the reply → which voice spoke it', ar: 'من سمع العميل ← من كتب الرد ← أي صوت نطقه' },
   'state.ai': { en: 'AI', ar: 'ذكاء اصطناعي' },
   'state.supervisor': { en: 'Supervisor', ar: 'المشرف' },
   'state.ended': { en: 'Ended', ar: 'انتهت' },
