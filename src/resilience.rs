@@ -216,6 +216,86 @@ impl Default for CircuitBreaker {
     }
 }
 
+/// The innermost cause of an error ("Connection refused"), for messages.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = err;
+    while let Some(s) = e.source() {
+        e = s;
+    }
+    e.to_string()
+}
+
+/// A provider's body, up to `max` bytes, read by `deadline`; None when the
+/// deadline passed first.
+pub async fn read_body(
+    resp: reqwest::Response,
+    deadline: tokio::time::Instant,
+    max: usize,
+) -> Option<String> {
+    use futures::StreamExt;
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(b))) => {
+                body.extend_from_slice(&b);
+                if body.len() >= max {
+                    body.truncate(max);
+                    break;
+                }
+            }
+            Ok(Some(Err(_))) | Ok(None) => break,
+        }
+    }
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A provider's own words for an error: OpenAI's `{"error":{"message"}}`,
+/// ElevenLabs' `{"detail":{"message"}}` or `{"detail": "…"}`, a bare
+/// `{"message"}`; otherwise the start of the body, one line, without markup.
+pub fn error_detail(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        let msg = v
+            .pointer("/error/message")
+            .or_else(|| v.pointer("/detail/message"))
+            .or_else(|| v.get("detail").filter(|d| d.is_string()))
+            .or_else(|| v.get("message"))
+            .and_then(|m| m.as_str());
+        if let Some(m) = msg {
+            return one_line(m);
+        }
+    }
+    let t = one_line(body);
+    if t.is_empty() {
+        "no details".into()
+    } else {
+        t
+    }
+}
+
+/// Text from a provider made safe for a message: markup and control
+/// characters gone, whitespace collapsed, at most 200 characters.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if in_tag => {}
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +370,22 @@ mod tests {
             Some(Duration::from_secs(5))
         );
         assert!(b.allow().unwrap_err().remaining > Duration::from_secs(4));
+    }
+
+    #[test]
+    fn error_bodies_are_read_in_the_services_own_words_and_never_as_markup() {
+        assert_eq!(
+            error_detail(r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#),
+            "Rate limit reached"
+        );
+        assert_eq!(
+            error_detail(r#"{"detail":{"status":"quota_exceeded","message":"Quota exceeded"}}"#),
+            "Quota exceeded"
+        );
+        assert_eq!(
+            error_detail("<html><body><h1>502 Bad Gateway</h1>\n</body></html>"),
+            "502 Bad Gateway"
+        );
+        assert_eq!(error_detail(""), "no details");
     }
 }

@@ -24,7 +24,7 @@ use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::{ChatRequest, LanguageModel, LlmError, TokenStream};
-use crate::resilience::{retry_after, CircuitBreaker, RetryPolicy};
+use crate::resilience::{retry_after, root_cause, CircuitBreaker, RetryPolicy};
 
 /// Environment variables consulted (in this order) for the API key.
 pub const API_KEY_ENV_VARS: [&str; 2] = ["SWITCHBOARD_LLM_API_KEY", "OPENAI_API_KEY"];
@@ -515,15 +515,6 @@ fn map_send_error(err: &reqwest::Error, url: &str, cfg: &OpenAiConfig) -> LlmErr
         url: url.to_string(),
         reason,
     }
-}
-
-/// The innermost error message (e.g. "Connection refused (os error 111)").
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut current: &(dyn std::error::Error + 'static) = err;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
 }
 
 /// Reads at most a few KiB of an error body, bounded by `deadline`.

@@ -17,12 +17,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::audio::{Frame, SAMPLE_RATE};
 use crate::lang::{detect, Lang, LangHint};
-use crate::resilience::{retry_after, BreakerConfig, CircuitBreaker, RetryPolicy};
+use crate::resilience::{
+    error_detail, one_line as clean, read_body as read, retry_after, root_cause, BreakerConfig,
+    CircuitBreaker, RetryPolicy,
+};
 
 use super::{SpeechToText, SttError, SttResult, SttSession};
 
@@ -430,72 +432,6 @@ fn wav(samples: &[i16]) -> Vec<u8> {
         out.extend_from_slice(&s.to_le_bytes());
     }
     out
-}
-
-/// The body, up to `max` bytes, by `deadline`; None when the deadline passed.
-async fn read(resp: reqwest::Response, deadline: Instant, max: usize) -> Option<String> {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    loop {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => return None,
-            Ok(Some(Ok(b))) => {
-                body.extend_from_slice(&b);
-                if body.len() >= max {
-                    body.truncate(max);
-                    break;
-                }
-            }
-            Ok(Some(Err(_))) | Ok(None) => break,
-        }
-    }
-    Some(String::from_utf8_lossy(&body).into_owned())
-}
-
-fn error_detail(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        if let Some(m) = v
-            .pointer("/error/message")
-            .or_else(|| v.get("message"))
-            .and_then(|m| m.as_str())
-        {
-            return clean(m);
-        }
-    }
-    let t = clean(body);
-    if t.is_empty() {
-        "no details".into()
-    } else {
-        t
-    }
-}
-
-fn clean(s: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in s.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            _ if in_tag => {}
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(200)
-        .collect()
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut e = err;
-    while let Some(s) = e.source() {
-        e = s;
-    }
-    e.to_string()
 }
 
 #[cfg(test)]

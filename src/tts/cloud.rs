@@ -29,7 +29,9 @@ use tokio::time::Instant;
 
 use crate::audio::StreamResampler;
 use crate::lang::Lang;
-use crate::resilience::{retry_after, BreakerConfig, CircuitBreaker, RetryPolicy};
+use crate::resilience::{
+    error_detail, read_body, retry_after, root_cause, BreakerConfig, CircuitBreaker, RetryPolicy,
+};
 
 use super::{AudioStream, TextToSpeech, TtsError, VoiceSpec};
 
@@ -447,7 +449,9 @@ impl Synth {
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok()),
             );
-            let body = read_body(resp, deadline).await;
+            let body = read_body(resp, deadline, ERROR_BODY_MAX)
+                .await
+                .unwrap_or_default();
             let detail = error_detail(&body);
             let code = status.as_u16();
             let retry = code == 429 || code == 408 || status.is_server_error();
@@ -470,7 +474,9 @@ impl Synth {
             .to_ascii_lowercase();
         if ctype.starts_with("application/json") || ctype.starts_with("text/") {
             // A 200 that is not audio (a proxy's page, an error in JSON).
-            let body = read_body(resp, deadline).await;
+            let body = read_body(resp, deadline, ERROR_BODY_MAX)
+                .await
+                .unwrap_or_default();
             return Err(Failure {
                 error: TtsError::Failed(format!(
                     "{name} answered {} instead of audio: {}",
@@ -594,68 +600,6 @@ impl Synth {
     }
 }
 
-async fn read_body(resp: reqwest::Response, deadline: Instant) -> String {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while body.len() < ERROR_BODY_MAX {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(b))) => body.extend_from_slice(&b),
-            _ => break,
-        }
-    }
-    body.truncate(ERROR_BODY_MAX);
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// The service's own words for an error: OpenAI's `{"error":{"message"}}`,
-/// ElevenLabs' `{"detail":{"message"}}` or `{"detail": "…"}`; otherwise the
-/// start of the body, one line, without markup.
-fn error_detail(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        let msg = v
-            .pointer("/error/message")
-            .or_else(|| v.pointer("/detail/message"))
-            .or_else(|| v.get("detail").filter(|d| d.is_string()))
-            .or_else(|| v.get("message"))
-            .and_then(|m| m.as_str());
-        if let Some(m) = msg {
-            return clean(m);
-        }
-    }
-    let t = clean(body);
-    if t.is_empty() {
-        "no details".into()
-    } else {
-        t
-    }
-}
-
-fn clean(s: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in s.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if in_tag => {
-                let _ = c;
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    out.chars().take(200).collect()
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut e = err;
-    while let Some(s) = e.source() {
-        e = s;
-    }
-    e.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,22 +652,5 @@ mod tests {
             CloudTtsConfig::new(CloudVoice::OpenAi, Some("sk-secret".into()))
         )
         .contains("sk-secret"));
-    }
-
-    #[test]
-    fn error_bodies_are_read_in_the_services_own_words_and_never_as_markup() {
-        assert_eq!(
-            error_detail(r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#),
-            "Rate limit reached"
-        );
-        assert_eq!(
-            error_detail(r#"{"detail":{"status":"quota_exceeded","message":"Quota exceeded"}}"#),
-            "Quota exceeded"
-        );
-        assert_eq!(
-            error_detail("<html><body><h1>502 Bad Gateway</h1>\n</body></html>"),
-            "502 Bad Gateway"
-        );
-        assert_eq!(error_detail(""), "no details");
     }
 }
