@@ -26,6 +26,8 @@ pub const TTS_ARABIC_VOICES: [&str; 1] = ["espeak"];
 /// A cloud voice first in the chain (both languages; the local voices take over
 /// when it fails), or none.
 pub const TTS_CLOUD_VOICES: [&str; 3] = ["none", "openai", "elevenlabs"];
+/// A cloud recognizer first (its key is under API keys), or none.
+pub const STT_CLOUD: [&str; 2] = ["none", "openai"];
 
 /// Words that raise an alert when a customer says them (matched loosely by the UI:
 /// case, Arabic letter forms and clitics are folded).
@@ -107,6 +109,9 @@ pub struct LlmChoice {
     pub model: String,
     /// Longest wait for the first token before the template reply answers instead.
     pub first_token_timeout_ms: u32,
+    /// With a server: the local model (one of [`LOCAL_LLM_MODELS`]) that answers
+    /// a turn the server fails, before the templates. None: the templates.
+    pub fallback_local: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -115,6 +120,9 @@ pub struct LlmChoice {
 pub struct SttChoice {
     /// One of [`STT_MODELS`].
     pub model: String,
+    /// One of [`STT_CLOUD`]: a cloud recognizer that hears the customer first,
+    /// the local model behind it.
+    pub cloud: String,
 }
 
 /// The voice (engine) that speaks agent replies in each language.
@@ -181,6 +189,7 @@ impl Default for LlmChoice {
             model: engine.model,
             first_token_timeout_ms: u32::try_from(engine.first_token_timeout_ms)
                 .unwrap_or(u32::MAX),
+            fallback_local: None,
         }
     }
 }
@@ -189,6 +198,7 @@ impl Default for SttChoice {
     fn default() -> Self {
         Self {
             model: STT_MODELS[0].into(),
+            cloud: STT_CLOUD[0].into(),
         }
     }
 }
@@ -360,12 +370,18 @@ impl ConsoleSettings {
                 model: config.llm.model.clone(),
                 first_token_timeout_ms: u32::try_from(config.llm.first_token_timeout_ms)
                     .unwrap_or(u32::MAX),
+                fallback_local: config.llm.fallback_local.as_ref().map(|l| l.model.clone()),
             },
             stt: SttChoice {
                 model: if STT_MODELS.contains(&config.stt.model.as_str()) {
                     config.stt.model.clone()
                 } else {
                     SttChoice::default().model
+                },
+                cloud: if config.stt.cloud.provider.as_deref() == Some("openai") {
+                    "openai".into()
+                } else {
+                    STT_CLOUD[0].into()
                 },
             },
             turn: TurnTiming::from(&config.turn),
@@ -381,6 +397,7 @@ impl ConsoleSettings {
     pub fn normalize(&mut self) {
         tidy(&mut self.llm.base_url);
         tidy(&mut self.llm.local);
+        tidy(&mut self.llm.fallback_local);
         tidy(&mut self.audio.input_device);
         tidy(&mut self.audio.output_device);
         tidy(&mut self.livekit.url);
@@ -421,6 +438,9 @@ impl ConsoleSettings {
             }
         }
 
+        if let Some(fallback) = &self.llm.fallback_local {
+            one_of("llm.fallback_local", fallback, &LOCAL_LLM_MODELS)?;
+        }
         if let Some(local) = &self.llm.local {
             one_of("llm.local", local, &LOCAL_LLM_MODELS)?;
         }
@@ -446,6 +466,7 @@ impl ConsoleSettings {
         )?;
 
         one_of("stt.model", &self.stt.model, &STT_MODELS)?;
+        one_of("stt.cloud", &self.stt.cloud, &STT_CLOUD)?;
         one_of("tts.english", &self.tts.english, &TTS_ENGLISH_VOICES)?;
         one_of("tts.arabic", &self.tts.arabic, &TTS_ARABIC_VOICES)?;
         one_of("tts.cloud", &self.tts.cloud, &TTS_CLOUD_VOICES)?;
@@ -506,6 +527,15 @@ impl ConsoleSettings {
         config.turn.max_turn_ms = self.turn.max_turn_ms;
         config.turn.semantic.enabled = self.turn.smart_turn;
         config.stt.model = self.stt.model.clone();
+        config.stt.cloud.provider = (self.stt.cloud == "openai").then(|| "openai".to_string());
+        config.llm.fallback_local =
+            self.llm
+                .fallback_local
+                .as_ref()
+                .map(|model| LocalLlmSettings {
+                    model: model.clone(),
+                    ..config.llm.fallback_local.clone().unwrap_or_default()
+                });
         config.tts.piper = self.tts.english == "piper";
         config.tts.cloud.provider = match self.tts.cloud.as_str() {
             "openai" => Some(crate::tts::cloud::CloudVoice::OpenAi),
@@ -668,6 +698,12 @@ mod tests {
         s.tts.arabic = "espeak".into();
         s.tts.cloud = "google".into();
         assert_eq!(field_of(&s), "tts.cloud");
+        s.tts.cloud = "none".into();
+        s.stt.cloud = "deepgram".into();
+        assert_eq!(field_of(&s), "stt.cloud");
+        s.stt.cloud = "none".into();
+        s.llm.fallback_local = Some("gpt-5".into());
+        assert_eq!(field_of(&s), "llm.fallback_local");
         s = valid();
         s.alerts.keywords = vec!["x".repeat(101)];
         assert_eq!(field_of(&s), "alerts.keywords");
@@ -710,6 +746,7 @@ mod tests {
             base_url: Some("http://127.0.0.1:8080/v1".into()),
             model: "qwen".into(),
             first_token_timeout_ms: 2500,
+            fallback_local: Some("smollm2-135m".into()),
         };
         s.turn = TurnTiming {
             silence_hold_ms: 700,
@@ -719,6 +756,7 @@ mod tests {
             smart_turn: false,
         };
         s.stt.model = "whisper-tiny-en".into();
+        s.stt.cloud = "openai".into();
         s.tts.english = "espeak".into();
         s.tts.cloud = "elevenlabs".into();
         let mut c = Config::default();
@@ -740,6 +778,11 @@ mod tests {
         assert_eq!(c.turn.pre_roll_ms, 260, "not a console setting: kept");
         assert!(!c.turn.semantic.enabled);
         assert_eq!(c.stt.model, "whisper-tiny-en");
+        assert_eq!(c.stt.cloud.provider.as_deref(), Some("openai"));
+        assert_eq!(
+            c.llm.fallback_local.as_ref().map(|l| l.model.as_str()),
+            Some("smollm2-135m")
+        );
         assert!(!c.tts.piper);
         assert_eq!(
             c.tts.cloud.provider,

@@ -264,6 +264,10 @@ try {
   await page.fill('input[name="livekit_url"]', ' wss://callfloor.example.com ');
   check(await page.locator('[data-note="tts-cloud"]').count() === 0, 'no cloud voice: no note');
   await page.selectOption('select[name="tts_cloud"]', 'elevenlabs');
+  await page.selectOption('select[name="llm_fallback"]', 'qwen2.5-0.5b');
+  check(await page.locator('[data-note="stt-cloud"]').count() === 0, 'no cloud recognition: no note');
+  await page.selectOption('select[name="stt_cloud"]', 'openai');
+  check((await textOf('[data-note="stt-cloud"]')).includes('OpenAI API key'), 'cloud recognition names the key it needs');
   check((await textOf('[data-note="tts-cloud"]')).includes('ElevenLabs API key'), 'a cloud voice names the key it needs');
   await page.click('[data-action="save-settings"]');
   await page.waitForSelector('[data-outcome="saved"]');
@@ -272,8 +276,8 @@ try {
     settings: {
       ui_lang: 'en',
       alerts: { threshold: -0.5, turns: 3, keywords: ['refund', hostileKw, 'مدير'] },
-      llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000 },
-      stt: { model: 'whisper-tiny-en' },
+      llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000, fallback_local: 'qwen2.5-0.5b' },
+      stt: { model: 'whisper-tiny-en', cloud: 'openai' },
       tts: { english: 'piper', arabic: 'espeak', cloud: 'elevenlabs' },
       turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000, smart_turn: true },
       audio: { input_device: null, output_device: null, headset: true },

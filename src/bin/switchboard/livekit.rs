@@ -334,7 +334,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Other(e.to_string()))?
         .map_err(|e| Failure::Input(e.to_string()))?;
-    let stt = crate::local_recognizer(&args.stt_model)?;
+    let stt = crate::with_cloud(&config, crate::local_recognizer(&args.stt_model)?);
     crate::choose_llm(&mut config, &args.llm, args.model.clone())?;
     if let Some(problem) = config.local_llm_problem() {
         eprintln!("warning: {problem}; the agent will answer from its templates");

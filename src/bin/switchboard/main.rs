@@ -491,6 +491,21 @@ pub(crate) fn local_recognizer(
     Ok(Arc::new(WhisperSpeechToText::new(m)))
 }
 
+/// The recognizer of a call: the cloud one first when `stt.cloud` says so
+/// (`SWITCHBOARD_STT_CLOUD=openai`), `local` behind it.
+pub(crate) fn with_cloud(
+    config: &Config,
+    local: Arc<dyn switchboard::stt::SpeechToText>,
+) -> Arc<dyn switchboard::stt::SpeechToText> {
+    match config.stt.cloud.recognizer() {
+        Some(cloud) => Arc::new(switchboard::stt::SttChain::new(
+            Arc::new(cloud),
+            vec![local],
+        )),
+        None => local,
+    }
+}
+
 #[cfg(not(feature = "whisper"))]
 pub(crate) fn local_recognizer(
     _model: &str,
@@ -689,7 +704,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         SttArg::Local => SttMode::Recognized,
     };
     let local_stt = match stt {
-        SttArg::Local => Some(local_recognizer(&stt_model)?),
+        SttArg::Local => Some(with_cloud(&config, local_recognizer(&stt_model)?)),
         _ => None,
     };
     choose_llm(&mut config, &llm, model)?;

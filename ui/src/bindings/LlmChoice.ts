@@ -19,4 +19,9 @@ base_url: string | null, model: string,
 /**
  * Longest wait for the first token before the template reply answers instead.
  */
-first_token_timeout_ms: number, };
+first_token_timeout_ms: number, 
+/**
+ * With a server: the local model (one of [`LOCAL_LLM_MODELS`]) that answers
+ * a turn the server fails, before the templates. None: the templates.
+ */
+fallback_local: string | null, };

@@ -4,4 +4,9 @@ export type SttChoice = {
 /**
  * One of [`STT_MODELS`].
  */
-model: string, };
+model: string, 
+/**
+ * One of [`STT_CLOUD`]: a cloud recognizer that hears the customer first,
+ * the local model behind it.
+ */
+cloud: string, };

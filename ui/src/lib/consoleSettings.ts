@@ -12,6 +12,7 @@ export const LEGACY_KEY = 'switchboard.settings.v1';
 /** Choices the engine knows (src/settings.rs LOCAL_LLM_MODELS, STT_MODELS, TTS_*_VOICES). */
 export const LOCAL_LLM_MODELS = ['qwen2.5-0.5b', 'smollm2-135m'] as const;
 export const STT_MODELS = ['whisper-base', 'whisper-tiny-en'] as const;
+export const STT_CLOUD = ['none', 'openai'] as const;
 export const TTS_VOICES = { english: ['piper', 'espeak'], arabic: ['espeak'], cloud: ['none', 'openai', 'elevenlabs'] } as const;
 
 /**
@@ -44,8 +45,8 @@ export function defaultSettings(): ConsoleSettings {
   return {
     ui_lang: 'en',
     alerts: { threshold: DEFAULT_ALERTS.threshold, turns: DEFAULT_ALERTS.turns, keywords: [...DEFAULT_ALERTS.keywords] },
-    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000 },
-    stt: { model: 'whisper-base' },
+    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000, fallback_local: null },
+    stt: { model: 'whisper-base', cloud: 'none' },
     tts: { english: 'piper', arabic: 'espeak', cloud: 'none' },
     turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30_000, smart_turn: true },
     audio: { input_device: null, output_device: null, headset: false },
