@@ -102,6 +102,10 @@ pub struct LlmSettings {
     /// e.g. `qwen2.5-0.5b`); the templates answer after it. Its server starts
     /// with the call, so it is warm when needed.
     pub fallback_local: Option<LocalLlmSettings>,
+    /// Offer a hosted model the call's tools (open a ticket, look the customer
+    /// up, hand the call over; env `SWITCHBOARD_LLM_TOOLS=1`). For models that
+    /// call tools (OpenAI's do); the local models are never offered them.
+    pub tools: bool,
 }
 
 impl Default for LlmSettings {
@@ -113,6 +117,7 @@ impl Default for LlmSettings {
             stall_timeout_ms: 3000,
             local: None,
             fallback_local: None,
+            tools: false,
         }
     }
 }
@@ -412,6 +417,9 @@ impl Config {
                 c.llm.base_url = Some(url.to_string());
                 c.llm.model = model.to_string();
                 c.llm.local = None;
+                // OpenAI's models call tools; servers of open models depend on
+                // the model (SWITCHBOARD_LLM_TOOLS=1 turns them on).
+                c.llm.tools = url.starts_with("https://api.openai.com");
             }
         }
         if let Ok(url) = std::env::var("SWITCHBOARD_LLM_URL") {
@@ -465,6 +473,9 @@ impl Config {
                 c.tts.cloud.base_url = Some(u);
             }
         }
+        if let Ok(v) = std::env::var("SWITCHBOARD_LLM_TOOLS") {
+            c.llm.tools = matches!(v.trim(), "1" | "true" | "on" | "yes");
+        }
         if let Ok(model) = std::env::var("SWITCHBOARD_LLM_FALLBACK") {
             let model = model.trim();
             c.llm.fallback_local = match model {
@@ -514,6 +525,11 @@ impl Config {
             }
             None => Some(hosted),
         }
+    }
+
+    /// Whether calls offer the model their tools: a hosted model with tools on.
+    pub fn tools_enabled(&self) -> bool {
+        self.llm.tools && self.llm.local.is_none() && self.llm.base_url.is_some()
     }
 
     /// Starts the local model's server now, in the background, if one is

@@ -187,6 +187,12 @@ pub enum EventKind {
         department: String,
         priority: String,
     },
+    /// The AI agent asks for a human to take the call (a `transfer_to` tool
+    /// call naming `human`); supervisors are alerted.
+    HumanRequested {
+        turn: u32,
+        reason: String,
+    },
     Supervisor {
         action: SupervisorAction,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +239,7 @@ impl EventKind {
             EventKind::BargeIn { .. } => "barge_in",
             EventKind::TurnMetrics(_) => "turn_metrics",
             EventKind::Ticket { .. } => "ticket",
+            EventKind::HumanRequested { .. } => "human_requested",
             EventKind::Supervisor { .. } => "supervisor",
             EventKind::Error { .. } => "error",
             EventKind::CallEnded { .. } => "call_ended",

@@ -112,6 +112,9 @@ pub struct LlmChoice {
     /// With a server: the local model (one of [`LOCAL_LLM_MODELS`]) that answers
     /// a turn the server fails, before the templates. None: the templates.
     pub fallback_local: Option<String>,
+    /// With a server: offer the model the call's tools (open a ticket, look
+    /// the customer up, hand the call over).
+    pub tools: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -190,6 +193,7 @@ impl Default for LlmChoice {
             first_token_timeout_ms: u32::try_from(engine.first_token_timeout_ms)
                 .unwrap_or(u32::MAX),
             fallback_local: None,
+            tools: false,
         }
     }
 }
@@ -371,6 +375,7 @@ impl ConsoleSettings {
                 first_token_timeout_ms: u32::try_from(config.llm.first_token_timeout_ms)
                     .unwrap_or(u32::MAX),
                 fallback_local: config.llm.fallback_local.as_ref().map(|l| l.model.clone()),
+                tools: config.llm.tools,
             },
             stt: SttChoice {
                 model: if STT_MODELS.contains(&config.stt.model.as_str()) {
@@ -528,6 +533,7 @@ impl ConsoleSettings {
         config.turn.semantic.enabled = self.turn.smart_turn;
         config.stt.model = self.stt.model.clone();
         config.stt.cloud.provider = (self.stt.cloud == "openai").then(|| "openai".to_string());
+        config.llm.tools = self.llm.tools;
         config.llm.fallback_local =
             self.llm
                 .fallback_local
@@ -747,6 +753,7 @@ mod tests {
             model: "qwen".into(),
             first_token_timeout_ms: 2500,
             fallback_local: Some("smollm2-135m".into()),
+            tools: true,
         };
         s.turn = TurnTiming {
             silence_hold_ms: 700,
@@ -779,6 +786,7 @@ mod tests {
         assert!(!c.turn.semantic.enabled);
         assert_eq!(c.stt.model, "whisper-tiny-en");
         assert_eq!(c.stt.cloud.provider.as_deref(), Some("openai"));
+        assert!(c.llm.tools && c.tools_enabled());
         assert_eq!(
             c.llm.fallback_local.as_ref().map(|l| l.model.as_str()),
             Some("smollm2-135m")

@@ -54,6 +54,7 @@ fn request(text: &str) -> ChatRequest {
         ],
         max_tokens: 24,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 
@@ -152,6 +153,7 @@ async fn prefill_decodes_the_call_so_far_so_the_next_turn_decodes_only_what_is_n
         messages: so_far.clone(),
         max_tokens: 80,
         temperature: 0.0,
+        tools: Vec::new(),
     });
     // Speech recognition takes a thread less while the model works.
     assert!(
@@ -180,6 +182,7 @@ async fn prefill_decodes_the_call_so_far_so_the_next_turn_decodes_only_what_is_n
         messages: turn,
         max_tokens: 16,
         temperature: 0.0,
+        tools: Vec::new(),
     });
     while let Some(delta) = stream.next().await {
         delta.expect("reply");

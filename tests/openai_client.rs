@@ -233,6 +233,7 @@ fn request() -> ChatRequest {
         ],
         max_tokens: 128,
         temperature: 0.7,
+        tools: Vec::new(),
     }
 }
 

@@ -357,6 +357,7 @@ fn child_reports_llm_authorization() {
             messages: vec![ChatMessage::user("hello")],
             max_tokens: 8,
             temperature: 0.0,
+            tools: Vec::new(),
         });
         let first = stream.next().await;
         assert!(matches!(first, Some(Err(_))), "the server answers 500");

@@ -72,6 +72,7 @@ pub(crate) async fn call_setup(
         lang,
         default_lang: call_config.default_lang,
         turn: call_config.turn.clone(),
+        tools: call_config.tools_enabled(),
         ..Default::default()
     };
     let providers = tauri::async_runtime::spawn_blocking(move || {

@@ -26,7 +26,7 @@ use crate::events::{
     CallEvent, CustomerInfo, EndReason, EventKind, Speaker, Stage, SupervisorAction, TurnMetrics,
 };
 use crate::lang::Lang;
-use crate::llm::{ChatMessage, ChatRequest, LlmError, Role};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, Role, ToolCall};
 use crate::routing::{
     classify_intent, persona, Intent, PersonaChange, PersonaId, ReplyContext, Router,
     TemplateReplier,
@@ -106,6 +106,8 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
         customer_context,
         ticket: None,
         pending_ticket_note: None,
+        turn_intent: Intent::Other,
+        pending_handoff: None,
         ending: None,
         monitor: None,
         summary_tx,
@@ -236,6 +238,11 @@ struct Actor {
     ticket: Option<String>,
     /// Tells the next reply that a ticket was opened.
     pending_ticket_note: Option<String>,
+    /// The intent of the turn being answered (for a tool round's template).
+    turn_intent: Intent,
+    /// The turn a `transfer_to` handed over: the new persona answers it once
+    /// the current reply has played.
+    pending_handoff: Option<u32>,
     started_at_ms: u64,
     /// The call is over for the customer; its summary is being written.
     ending: Option<EndReason>,
@@ -628,7 +635,7 @@ impl Actor {
         }
         // The failed utterance followed a turn whose reply was held back: answer that.
         if let Some((turn, intent, timing, prefix)) = self.deferred.take() {
-            self.reply_to_turn(turn, intent, timing, prefix);
+            self.reply_to_turn(turn, intent, Some(timing), prefix);
             return;
         }
         let id = self.router.current();
@@ -663,7 +670,7 @@ impl Actor {
             // Noise, a cough, a click: not a turn. A reply held back for it goes now.
             if !self.speech_active {
                 if let Some((turn, intent, timing, prefix)) = self.deferred.take() {
-                    self.reply_to_turn(turn, intent, timing, prefix);
+                    self.reply_to_turn(turn, intent, Some(timing), prefix);
                 }
             }
             return;
@@ -722,13 +729,15 @@ impl Actor {
             self.deferred = Some((turn, intent, timing, prefix));
             return;
         }
-        self.reply_to_turn(turn, intent, timing, prefix);
+        self.reply_to_turn(turn, intent, Some(timing), prefix);
     }
 
     /// Support opens one ticket per call for a reported issue, so nothing the
     /// customer raised is lost after the call; the reply tells them it is tracked.
+    /// With tools, the model opens tickets itself (`create_ticket`).
     fn maybe_open_ticket(&mut self, turn: u32, intent: Intent, score: f32, text: &str, lang: Lang) {
-        if self.ticket.is_some() || self.router.current() != PersonaId::Support {
+        if self.ticket.is_some() || self.router.current() != PersonaId::Support || self.config.tools
+        {
             return;
         }
         let department = match intent {
@@ -776,9 +785,11 @@ impl Actor {
         &mut self,
         turn: u32,
         intent: Intent,
-        timing: TurnTiming,
+        timing: Option<TurnTiming>,
         prefix: Option<String>,
     ) {
+        self.turn_intent = intent;
+        self.pending_handoff = None;
         let id = self.router.current();
         let p = persona(id);
         let lang = self.lang;
@@ -808,14 +819,72 @@ impl Actor {
                 fallback: false,
             },
         };
-        self.start_reply(
-            turn,
-            Speaker::Agent,
-            prefix,
-            source,
-            p.voice(lang),
-            Some(timing),
-        );
+        self.start_reply(turn, Speaker::Agent, prefix, source, p.voice(lang), timing);
+    }
+
+    /// Carries out the model's tool calls, their arguments checked first; the
+    /// results go back to the model. A handoff ends the reply: the new persona
+    /// answers the turn once it has played.
+    fn on_tool_calls(&mut self, calls: Vec<ToolCall>) -> super::reply::ToolOutcome {
+        use super::tools::{parse, Action};
+        let turn = self.reply.as_ref().map(|r| r.turn).unwrap_or(self.turns);
+        let mut results = Vec::new();
+        let mut handed_over = false;
+        for c in &calls {
+            let action = parse(&c.name, &c.arguments);
+            tracing::info!(call_id = %self.call_id, tool = %c.name.chars().take(40).collect::<String>(), ok = action.is_ok(), "tool call");
+            let result = match action {
+                Err(e) => serde_json::json!({ "error": e }),
+                Ok(Action::CreateTicket {
+                    subject,
+                    department,
+                    priority,
+                }) => match &self.ticket {
+                    Some(id) => serde_json::json!({ "ticket_id": id, "already_open": true }),
+                    None => {
+                        let ticket_id = uuid::Uuid::new_v4().to_string();
+                        self.ticket = Some(ticket_id.clone());
+                        self.emit(EventKind::Ticket {
+                            turn,
+                            ticket_id: ticket_id.clone(),
+                            subject,
+                            department,
+                            priority,
+                        });
+                        serde_json::json!({ "ticket_id": ticket_id, "created": true })
+                    }
+                },
+                Ok(Action::LookupCustomer) => serde_json::json!({
+                    "name": self.customer.name,
+                    "phone": self.customer.phone,
+                    "records": self.customer_context.as_deref().unwrap_or("no records for this caller"),
+                }),
+                Ok(Action::Transfer { to, reason: _ }) => match self.router.handoff(to) {
+                    Some(change) => {
+                        self.on_persona_change(change, turn);
+                        self.pending_handoff = Some(turn);
+                        handed_over = true;
+                        serde_json::json!({ "transferred_to": to.as_str() })
+                    }
+                    None => serde_json::json!({
+                        "transferred_to": null,
+                        "why": "the call stays where it is (already there, or a supervisor decided)"
+                    }),
+                },
+                Ok(Action::Human { reason }) => {
+                    self.emit(EventKind::HumanRequested { turn, reason });
+                    serde_json::json!({
+                        "supervisors_alerted": true,
+                        "say": "a colleague will join shortly; keep helping meanwhile"
+                    })
+                }
+            };
+            results.push((c.id.clone(), result.to_string()));
+        }
+        super::reply::ToolOutcome {
+            results,
+            go_on: !handed_over && self.controller == Controller::Ai,
+        }
     }
 
     fn build_request(
@@ -877,6 +946,11 @@ impl Actor {
             messages,
             max_tokens: self.config.max_reply_tokens,
             temperature: self.config.temperature,
+            tools: if self.config.tools {
+                super::tools::all()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -993,6 +1067,10 @@ impl Actor {
             ReplyMsg::Voiced { provider, .. } => {
                 r.first_voice.get_or_insert(provider);
             }
+            ReplyMsg::ToolCalls { calls, answer, .. } => {
+                let outcome = self.on_tool_calls(calls);
+                let _ = answer.send(outcome);
+            }
             ReplyMsg::Problem {
                 stage,
                 code,
@@ -1018,7 +1096,8 @@ impl Actor {
             } => {
                 r.done = true;
                 let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
-                if speaker == Speaker::Agent {
+                // A reply that only called tools (a handoff) said nothing.
+                if speaker == Speaker::Agent && !text.is_empty() {
                     self.emit(EventKind::AgentReply {
                         turn,
                         persona: persona_id,
@@ -1104,6 +1183,24 @@ impl Actor {
     fn finish_utterance(&mut self) {
         let Some(r) = self.reply.take() else { return };
         self.playing = false;
+        if let Some(turn) = self.pending_handoff.take() {
+            if self.controller == Controller::Ai && !self.speech_active {
+                // After what was said, the new persona introduces themselves
+                // and answers the turn.
+                let prefix = Some(persona(self.router.current()).handoff_line(self.lang));
+                let intent = self.turn_intent;
+                self.finish_played(r);
+                // The turn's latency was reported with the first reply.
+                self.reply_to_turn(turn, intent, None, prefix);
+                return;
+            }
+        }
+        self.finish_played(r);
+    }
+
+    /// The end of a played utterance: its metrics (if nothing played) and its
+    /// final transcript line.
+    fn finish_played(&mut self, r: ActiveReply) {
         if let Some(t) = r.timing {
             // Nothing could be played (every TTS failed): still report the turn.
             self.emit(EventKind::TurnMetrics(t.metrics(None)));
@@ -1341,7 +1438,7 @@ impl Actor {
                     Some(rest) => format!("Supervisor: {rest}\n"),
                     None => format!("Agent: {}\n", m.content),
                 },
-                Role::System => continue,
+                Role::System | Role::Tool => continue,
             };
             transcript.push_str(&line);
         }
@@ -1355,6 +1452,7 @@ impl Actor {
             ],
             max_tokens: 160,
             temperature: 0.2,
+            tools: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod actor;
 mod playback;
 mod reply;
 mod summary;
+pub mod tools;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +56,9 @@ pub struct CallConfig {
     pub tts_timeout: Duration,
     /// Records how late each inbound frame was handled (benchmarks).
     pub frame_lag: Option<Arc<LatencyHistogram>>,
+    /// Offer the language model the call's tools (open a ticket, look the
+    /// customer up, hand the call over): for hosted models that call tools.
+    pub tools: bool,
 }
 
 impl Default for CallConfig {
@@ -72,6 +76,7 @@ impl Default for CallConfig {
             greet: true,
             tts_timeout: Duration::from_secs(6),
             frame_lag: None,
+            tools: false,
         }
     }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::events::Stage;
-use crate::llm::{ChatRequest, LanguageModel};
+use crate::llm::{ChatMessage, ChatRequest, Delta, LanguageModel, ToolCall};
 use crate::tts::sentence_splitter::SentenceSplitter;
 use crate::tts::{TextToSpeech, VoiceSpec};
 
@@ -42,6 +42,16 @@ pub(super) struct ReplyJob {
     pub tts_timeout: Duration,
 }
 
+/// What came of a reply's tool calls.
+#[derive(Debug)]
+pub(super) struct ToolOutcome {
+    /// Each call's id and its result (JSON).
+    pub results: Vec<(String, String)>,
+    /// Ask the model again with the results; false: the call was handed to
+    /// another persona, who answers the turn.
+    pub go_on: bool,
+}
+
 pub(super) enum ReplyMsg {
     FirstToken {
         seq: u64,
@@ -68,6 +78,13 @@ pub(super) enum ReplyMsg {
         seq: u64,
         provider: String,
     },
+    /// The model called tools: the call carries them out and answers with
+    /// the results (and whether the model should go on).
+    ToolCalls {
+        seq: u64,
+        calls: Vec<ToolCall>,
+        answer: oneshot::Sender<ToolOutcome>,
+    },
     Problem {
         seq: u64,
         stage: Stage,
@@ -91,6 +108,7 @@ impl ReplyMsg {
             | ReplyMsg::Audio { seq, .. }
             | ReplyMsg::SentenceDone { seq, .. }
             | ReplyMsg::Voiced { seq, .. }
+            | ReplyMsg::ToolCalls { seq, .. }
             | ReplyMsg::Problem { seq, .. }
             | ReplyMsg::Done { seq, .. } => *seq,
         }
@@ -169,91 +187,133 @@ async fn write_text(
             chain.extend(llm.fallbacks());
             let mut splitter = SentenceSplitter::new(first_flush_chars);
             let mut first = true;
-            for (i, model) in chain.iter().enumerate() {
-                if let Some(why) = model.skip_reason() {
-                    // Known to be down: its failure was reported when it happened.
-                    tracing::debug!(provider = model.name(), %why, "language model skipped");
-                    continue;
-                }
-                let next = chain[i + 1..]
-                    .iter()
-                    .find(|m| m.skip_reason().is_none())
-                    .map(|m| m.name().to_string())
-                    .unwrap_or_else(|| "template".to_string());
-                let provider = model.name().to_string();
-                let mut stream = model.stream(request.clone());
-                let mut from_llm = 0usize;
-                let mut failure = None;
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(delta) => {
-                            if first && !delta.is_empty() {
-                                first = false;
-                                let _ = tx
-                                    .send(ReplyMsg::FirstToken {
-                                        seq,
-                                        at: Instant::now(),
-                                    })
-                                    .await;
-                            }
-                            for s in splitter.push(&delta) {
-                                if let Some(s) = emit(s, &mut full) {
-                                    from_llm += 1;
-                                    let _ = sentences.send(s).await;
+            let mut request = request;
+            let mut rounds = 0u32;
+            'round: loop {
+                for (i, model) in chain.iter().enumerate() {
+                    if let Some(why) = model.skip_reason() {
+                        // Known to be down: its failure was reported when it happened.
+                        tracing::debug!(provider = model.name(), %why, "language model skipped");
+                        continue;
+                    }
+                    let next = chain[i + 1..]
+                        .iter()
+                        .find(|m| m.skip_reason().is_none())
+                        .map(|m| m.name().to_string())
+                        .unwrap_or_else(|| "template".to_string());
+                    let provider = model.name().to_string();
+                    let mut stream = model.stream_agent(request.clone());
+                    let mut from_llm = 0usize;
+                    let mut failure = None;
+                    let mut calls = Vec::new();
+                    while let Some(item) = stream.next().await {
+                        match item {
+                            Ok(Delta::ToolCall(c)) => calls.push(c),
+                            Ok(Delta::Text(delta)) => {
+                                if first && !delta.is_empty() {
+                                    first = false;
+                                    let _ = tx
+                                        .send(ReplyMsg::FirstToken {
+                                            seq,
+                                            at: Instant::now(),
+                                        })
+                                        .await;
+                                }
+                                for s in splitter.push(&delta) {
+                                    if let Some(s) = emit(s, &mut full) {
+                                        from_llm += 1;
+                                        let _ = sentences.send(s).await;
+                                    }
                                 }
                             }
+                            Err(e) => {
+                                failure = Some(e);
+                                break;
+                            }
                         }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
+                    }
+                    drop(stream);
+                    if failure.is_none() && !calls.is_empty() {
+                        // The call does what was asked; the results go back to the
+                        // model, which then answers (within the same reply: what is
+                        // playing goes on playing).
+                        let (answer, outcome) = oneshot::channel();
+                        let _ = tx
+                            .send(ReplyMsg::ToolCalls {
+                                seq,
+                                calls: calls.clone(),
+                                answer,
+                            })
+                            .await;
+                        let Ok(outcome) = outcome.await else {
+                            return (full.join(" "), provider, i > 0);
+                        };
+                        if from_llm == 0 {
+                            if !outcome.go_on {
+                                // Handed over: the next persona answers the turn.
+                                return (full.join(" "), provider, i > 0);
+                            }
+                            let said = splitter.finish().unwrap_or_default();
+                            request
+                                .messages
+                                .push(ChatMessage::tool_calls(said.trim(), calls));
+                            for (id, result) in outcome.results {
+                                request.messages.push(ChatMessage::tool_result(id, result));
+                            }
+                            rounds += 1;
+                            if rounds >= super::tools::MAX_ROUNDS {
+                                request.tools.clear();
+                            }
+                            splitter = SentenceSplitter::new(first_flush_chars);
+                            continue 'round;
                         }
                     }
-                }
-                drop(stream);
-                if failure.is_none() {
-                    if let Some(s) = splitter.finish().and_then(|s| emit(s, &mut full)) {
-                        from_llm += 1;
-                        let _ = sentences.send(s).await;
+                    if failure.is_none() {
+                        if let Some(s) = splitter.finish().and_then(|s| emit(s, &mut full)) {
+                            from_llm += 1;
+                            let _ = sentences.send(s).await;
+                        }
+                        if from_llm > 0 {
+                            return (full.join(" "), provider, i > 0);
+                        }
                     }
-                    if from_llm > 0 {
-                        return (full.join(" "), provider, i > 0);
+                    let (code, message) = match &failure {
+                        Some(e) => (e.code().to_string(), e.to_string()),
+                        // An empty completion is as useless to the customer as an error.
+                        None => (
+                            "llm_empty".to_string(),
+                            "the language model returned an empty reply".to_string(),
+                        ),
+                    };
+                    if from_llm > 0 || !first {
+                        // Cut off after speaking: the unfinished sentence is dropped
+                        // (a half sentence then another voice would sound broken) and
+                        // the template closes the reply.
+                        let _ = tx
+                            .send(ReplyMsg::Problem {
+                                seq,
+                                stage: Stage::Llm,
+                                code,
+                                message,
+                                fallback: Some("template".into()),
+                            })
+                            .await;
+                        send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
+                        return (full.join(" "), format!("{provider}+template"), true);
                     }
-                }
-                let (code, message) = match &failure {
-                    Some(e) => (e.code().to_string(), e.to_string()),
-                    // An empty completion is as useless to the customer as an error.
-                    None => (
-                        "llm_empty".to_string(),
-                        "the language model returned an empty reply".to_string(),
-                    ),
-                };
-                if from_llm > 0 || !first {
-                    // Cut off after speaking: the unfinished sentence is dropped
-                    // (a half sentence then another voice would sound broken) and
-                    // the template closes the reply.
+                    // Nothing said yet: the next model answers the whole turn.
                     let _ = tx
                         .send(ReplyMsg::Problem {
                             seq,
                             stage: Stage::Llm,
                             code,
                             message,
-                            fallback: Some("template".into()),
+                            fallback: Some(next),
                         })
                         .await;
-                    send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
-                    return (full.join(" "), format!("{provider}+template"), true);
+                    splitter = SentenceSplitter::new(first_flush_chars);
                 }
-                // Nothing said yet: the next model answers the whole turn.
-                let _ = tx
-                    .send(ReplyMsg::Problem {
-                        seq,
-                        stage: Stage::Llm,
-                        code,
-                        message,
-                        fallback: Some(next),
-                    })
-                    .await;
-                splitter = SentenceSplitter::new(first_flush_chars);
+                break;
             }
             send_fixed_text(seq, &fallback, first, &mut full, &sentences, &tx).await;
             (full.join(" "), "template".into(), true)

@@ -343,6 +343,7 @@ mod tests {
             messages: vec![ChatMessage::user(text)],
             max_tokens: 64,
             temperature: 0.2,
+            tools: Vec::new(),
         }
     }
 

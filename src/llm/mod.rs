@@ -16,31 +16,81 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// The result of a tool the assistant called.
+    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// Tools the assistant called (an assistant message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call this message answers (a tool message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
+/// A tool the model may call: a name, what it does, and its arguments as a
+/// JSON Schema object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// A call the model made: its id, the tool, and the arguments (a JSON text,
+/// as the model wrote it — parse it, never trust it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// What a model sends while answering with tools offered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delta {
+    Text(String),
+    /// A whole tool call (sent once its arguments are complete).
+    ToolCall(ToolCall),
+}
+
+/// Text and tool calls of one reply, in order.
+pub type AgentStream = Pin<Box<dyn Stream<Item = Result<Delta, LlmError>> + Send>>;
+
 impl ChatMessage {
-    pub fn system(content: impl Into<String>) -> Self {
+    fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
-            role: Role::System,
+            role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new(Role::System, content)
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::User,
-            content: content.into(),
-        }
+        Self::new(Role::User, content)
     }
     pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+    /// The assistant calling tools (what it said first, if anything).
+    pub fn tool_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
         Self {
-            role: Role::Assistant,
-            content: content.into(),
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
+        }
+    }
+    /// A tool's result for call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(id.into()),
+            ..Self::new(Role::Tool, content)
         }
     }
 }
@@ -50,6 +100,9 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub max_tokens: u32,
     pub temperature: f32,
+    /// Tools the model may call (only models that support tools are offered
+    /// them; see `llm.tools`).
+    pub tools: Vec<Tool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +158,12 @@ pub trait LanguageModel: Send + Sync {
     }
     /// Starts a streaming completion. Must not block; work starts when polled.
     fn stream(&self, request: ChatRequest) -> TokenStream;
+    /// Like [`stream`](Self::stream), with the tool calls the model makes.
+    /// Models without tools answer in text only.
+    fn stream_agent(&self, request: ChatRequest) -> AgentStream {
+        use futures::StreamExt;
+        Box::pin(self.stream(request).map(|item| item.map(Delta::Text)))
+    }
     /// How long the end-of-call summary (a fresh ~500-token prompt, ~160 tokens
     /// out) may take before the extractive summary is used instead. A model on
     /// the call's own CPU needs longer than a hosted one.
@@ -167,6 +226,9 @@ impl LanguageModel for LlmChain {
     }
     fn stream(&self, request: ChatRequest) -> TokenStream {
         self.current().stream(request)
+    }
+    fn stream_agent(&self, request: ChatRequest) -> AgentStream {
+        self.current().stream_agent(request)
     }
     fn summary_timeout(&self) -> std::time::Duration {
         self.current().summary_timeout()

@@ -23,7 +23,9 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
-use super::{ChatRequest, LanguageModel, LlmError, TokenStream};
+use super::{
+    AgentStream, ChatMessage, ChatRequest, Delta, LanguageModel, LlmError, TokenStream, ToolCall,
+};
 use crate::resilience::{retry_after, root_cause, CircuitBreaker, RetryPolicy};
 
 /// Environment variables consulted (in this order) for the API key.
@@ -202,6 +204,16 @@ impl LanguageModel for OpenAiCompatible {
     }
 
     fn stream(&self, request: ChatRequest) -> TokenStream {
+        Box::pin(self.stream_agent(request).filter_map(|item| {
+            std::future::ready(match item {
+                Ok(Delta::Text(t)) => Some(Ok(t)),
+                Ok(Delta::ToolCall(_)) => None,
+                Err(e) => Some(Err(e)),
+            })
+        }))
+    }
+
+    fn stream_agent(&self, request: ChatRequest) -> AgentStream {
         let state = StreamState {
             inner: Arc::clone(&self.inner),
             request: Some(request),
@@ -211,6 +223,7 @@ impl LanguageModel for OpenAiCompatible {
             queue: VecDeque::new(),
             pending_error: None,
             got_content: false,
+            tools: std::collections::BTreeMap::new(),
         };
         Box::pin(futures::stream::unfold(state, StreamState::next))
     }
@@ -238,15 +251,17 @@ struct StreamState {
     /// Absolute first-token deadline, set when the request starts.
     deadline: Option<Instant>,
     parser: SseParser,
-    /// Content deltas parsed but not yet yielded.
-    queue: VecDeque<String>,
+    /// Deltas parsed but not yet yielded.
+    queue: VecDeque<Delta>,
+    /// Tool calls being streamed, by their index: id, name, arguments so far.
+    tools: std::collections::BTreeMap<u64, (String, String, String)>,
     /// An error found after some queued deltas; yielded once the queue drains.
     pending_error: Option<LlmError>,
     got_content: bool,
 }
 
 impl StreamState {
-    async fn next(mut self) -> Option<(Result<String, LlmError>, Self)> {
+    async fn next(mut self) -> Option<(Result<Delta, LlmError>, Self)> {
         loop {
             if let Some(token) = self.queue.pop_front() {
                 return Some((Ok(token), self));
@@ -341,14 +356,31 @@ impl StreamState {
             .request
             .take()
             .ok_or_else(|| LlmError::Other("request already sent".to_string()))?;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "model": cfg.model,
-            "messages": request.messages,
+            "messages": request.messages.iter().map(wire_message).collect::<Vec<_>>(),
             "stream": true,
             "max_tokens": request.max_tokens,
             // f32 → f64 without the 0.699999988 noise.
             "temperature": (f64::from(request.temperature) * 1000.0).round() / 1000.0,
         });
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "type": "function",
+                        "function": {
+                            "name": t.name,
+                            "description": t.description,
+                            "parameters": t.parameters,
+                        }
+                    })
+                })
+                .collect();
+            body["tool_choice"] = serde_json::json!("auto");
+        }
         let client = inner
             .client
             .as_ref()
@@ -452,15 +484,37 @@ impl StreamState {
                 return;
             }
             match interpret_event(&event) {
-                Ok(Parsed::Content(text)) => {
-                    if !self.got_content {
-                        self.inner.breaker.success();
+                Ok(Parsed::Delta {
+                    content,
+                    tools,
+                    finish,
+                }) => {
+                    if let Some(text) = content {
+                        if !self.got_content {
+                            self.inner.breaker.success();
+                        }
+                        self.got_content = true;
+                        self.queue.push_back(Delta::Text(text));
                     }
-                    self.got_content = true;
-                    self.queue.push_back(text);
+                    for t in tools {
+                        let e = self.tools.entry(t.index).or_default();
+                        if let Some(id) = t.id {
+                            e.0 = id;
+                        }
+                        if let Some(name) = t.name {
+                            e.1.push_str(&name);
+                        }
+                        if let Some(args) = t.arguments {
+                            e.2.push_str(&args);
+                        }
+                    }
+                    if finish.is_some() {
+                        self.flush_tools();
+                    }
                 }
                 Ok(Parsed::Nothing) => {}
                 Ok(Parsed::Done) => {
+                    self.flush_tools();
                     self.phase = match std::mem::replace(&mut self.phase, Phase::Finished) {
                         Phase::Streaming(body) => Phase::Draining(body),
                         other => other,
@@ -468,6 +522,29 @@ impl StreamState {
                 }
                 Err(err) => self.fail_after_queue(err),
             }
+        }
+    }
+
+    /// The tool calls streamed so far, whole, as deltas (at the end of the
+    /// choice: their arguments are complete).
+    fn flush_tools(&mut self) {
+        if self.tools.is_empty() {
+            return;
+        }
+        if !self.got_content {
+            self.inner.breaker.success();
+        }
+        self.got_content = true;
+        for (i, (id, name, arguments)) in std::mem::take(&mut self.tools) {
+            self.queue.push_back(Delta::ToolCall(ToolCall {
+                id: if id.is_empty() {
+                    format!("call_{i}")
+                } else {
+                    id
+                },
+                name,
+                arguments,
+            }));
         }
     }
 
@@ -484,11 +561,16 @@ impl StreamState {
         // A final event without its blank line: use it if it parses, otherwise it
         // was cut off and is dropped.
         if let Some(event) = self.parser.finish() {
-            if let Ok(Parsed::Content(text)) = interpret_event(&event) {
+            if let Ok(Parsed::Delta {
+                content: Some(text),
+                ..
+            }) = interpret_event(&event)
+            {
                 self.got_content = true;
-                self.queue.push_back(text);
+                self.queue.push_back(Delta::Text(text));
             }
         }
+        self.flush_tools();
         if !self.got_content {
             self.fail_after_queue(LlmError::Protocol(
                 "the stream ended without any content and without [DONE]".to_string(),
@@ -696,9 +778,49 @@ impl SseParser {
 
 #[derive(Debug, PartialEq)]
 enum Parsed {
-    Content(String),
+    Delta {
+        content: Option<String>,
+        tools: Vec<ToolPiece>,
+        /// `finish_reason`, once the choice is over.
+        finish: Option<String>,
+    },
     Nothing,
     Done,
+}
+
+/// A piece of a streamed tool call: the id and name come first, the arguments
+/// in pieces after.
+#[derive(Debug, PartialEq)]
+struct ToolPiece {
+    index: u64,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+/// A message as OpenAI's chat API takes it.
+fn wire_message(m: &ChatMessage) -> serde_json::Value {
+    let mut v = serde_json::json!({ "role": m.role, "content": m.content });
+    if !m.tool_calls.is_empty() {
+        if m.content.is_empty() {
+            v["content"] = serde_json::Value::Null;
+        }
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "type": "function",
+                    "function": { "name": c.name, "arguments": c.arguments },
+                })
+            })
+            .collect();
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = serde_json::json!(id);
+    }
+    v
 }
 
 /// Turns one SSE event into a content delta, `[DONE]`, nothing, or an error.
@@ -728,16 +850,46 @@ fn interpret_event(event: &SseEvent) -> Result<Parsed, LlmError> {
         _ if is_error_event => return Err(provider_error(&value)),
         _ => {}
     }
-    let content = object
-        .get("choices")
-        .and_then(|c| c.get(0))
-        .and_then(|c| c.get("delta"))
+    let choice = object.get("choices").and_then(|c| c.get(0));
+    let delta = choice.and_then(|c| c.get("delta"));
+    let content = delta
         .and_then(|d| d.get("content"))
-        .and_then(|c| c.as_str());
-    match content {
-        Some(text) if !text.is_empty() => Ok(Parsed::Content(text.to_string())),
-        _ => Ok(Parsed::Nothing),
+        .and_then(|c| c.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let tools: Vec<ToolPiece> = delta
+        .and_then(|d| d.get("tool_calls"))
+        .and_then(|t| t.as_array())
+        .map(|calls| {
+            calls
+                .iter()
+                .map(|c| {
+                    let f = c.get("function");
+                    let text = |v: Option<&serde_json::Value>| {
+                        v.and_then(|x| x.as_str()).map(str::to_string)
+                    };
+                    ToolPiece {
+                        index: c.get("index").and_then(|i| i.as_u64()).unwrap_or(0),
+                        id: text(c.get("id")),
+                        name: text(f.and_then(|f| f.get("name"))),
+                        arguments: text(f.and_then(|f| f.get("arguments"))),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let finish = choice
+        .and_then(|c| c.get("finish_reason"))
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
+    if content.is_none() && tools.is_empty() && finish.is_none() {
+        return Ok(Parsed::Nothing);
     }
+    Ok(Parsed::Delta {
+        content,
+        tools,
+        finish,
+    })
 }
 
 fn provider_error(err: &serde_json::Value) -> LlmError {
@@ -862,11 +1014,25 @@ mod tests {
     #[test]
     fn interpret_content_done_and_skips() {
         let ev = data(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#);
-        assert_eq!(interpret_event(&ev).unwrap(), Parsed::Content("Hi".into()));
+        assert_eq!(
+            interpret_event(&ev).unwrap(),
+            Parsed::Delta {
+                content: Some("Hi".into()),
+                tools: Vec::new(),
+                finish: None
+            }
+        );
         let role = data(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#);
         assert_eq!(interpret_event(&role).unwrap(), Parsed::Nothing);
         let null = data(r#"{"choices":[{"delta":{"content":null},"finish_reason":"stop"}]}"#);
-        assert_eq!(interpret_event(&null).unwrap(), Parsed::Nothing);
+        assert_eq!(
+            interpret_event(&null).unwrap(),
+            Parsed::Delta {
+                content: None,
+                tools: Vec::new(),
+                finish: Some("stop".into())
+            }
+        );
         let empty = data(r#"{"choices":[{"delta":{"content":""}}]}"#);
         assert_eq!(interpret_event(&empty).unwrap(), Parsed::Nothing);
         let usage = data(r#"{"choices":[],"usage":{"total_tokens":3}}"#);

@@ -13,6 +13,8 @@ use super::persona::PersonaId;
 pub enum ChangeReason {
     Rule,
     Supervisor,
+    /// The AI agent handed the call over (a `transfer_to` tool call).
+    Agent,
 }
 
 impl ChangeReason {
@@ -20,6 +22,7 @@ impl ChangeReason {
         match self {
             ChangeReason::Rule => "rule",
             ChangeReason::Supervisor => "supervisor",
+            ChangeReason::Agent => "agent",
         }
     }
 }
@@ -51,6 +54,8 @@ pub enum CauseKind {
     SalesIntent,
     /// A supervisor pinned the call to the new persona.
     SupervisorPin,
+    /// The AI agent handed the call over to the persona it judged right.
+    AgentHandoff,
 }
 
 /// Why the call moved, as data, so that each reader can word it in their own
@@ -96,6 +101,7 @@ impl RouteCause {
             CauseKind::Negative => "negative sentiment".to_string(),
             CauseKind::Falling => "falling sentiment trend".to_string(),
             CauseKind::SupervisorPin => format!("supervisor pinned the call to {to}"),
+            CauseKind::AgentHandoff => format!("the agent handed the call to {to}"),
         };
         if self.consecutive {
             s.push_str(" on consecutive turns");
@@ -303,6 +309,25 @@ impl Router {
             from,
             to,
             reason: ChangeReason::Supervisor,
+            why: cause.describe(to),
+            cause,
+        })
+    }
+
+    /// The AI agent hands the call to `to` (a `transfer_to` tool call). A
+    /// supervisor's pin wins: a pinned call stays where it is (None).
+    pub fn handoff(&mut self, to: PersonaId) -> Option<PersonaChange> {
+        if self.pinned.is_some() || self.current == to {
+            return None;
+        }
+        let from = self.current;
+        self.current = to;
+        self.turns_here = 0;
+        let cause = RouteCause::new(CauseKind::AgentHandoff, None);
+        Some(PersonaChange {
+            from,
+            to,
+            reason: ChangeReason::Agent,
             why: cause.describe(to),
             cause,
         })

@@ -39,6 +39,7 @@ export function events() {
     ev(mixed, 1500, 'turn_metrics', { turn: 1, eou_ms: 500, stt_ms: 15, llm_first_token_ms: null, tts_first_audio_ms: 70, total_ms: 2100, response_ms: 2600, tts_provider: 'espeak-ng', stt_provider: 'whisper-base' }),
     ev(mixed, 1500, 'transcript', { speaker: 'agent', text: 'سأتحقق من فاتورتك الآن.', lang: 'ar', final: true, turn: 1, persona: 'support' }),
     ev(mixed, 2500, 'transcript', { speaker: 'customer', text: 'It also says ' + hostile[1] + ' and ' + hostile[2], lang: 'en', final: true, turn: 2 }),
+    ev(mixed, 2600, 'human_requested', { turn: 2, reason: 'customer insists on a manager ' + hostile[0] }),
     ev(mixed, 2500, 'sentiment', { turn: 2, score: 0.05, label: 'neutral', trend: -0.02 }),
   ];
 }

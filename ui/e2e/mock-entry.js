@@ -18,7 +18,7 @@ const state = {
   settings: {
     ui_lang: 'en',
     alerts: { threshold: -0.4, turns: 2, keywords: ['manager', 'cancel', 'supervisor', 'مدير', 'المدير', 'إلغاء', 'الغي', 'شكوى'] },
-    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000, fallback_local: null },
+    llm: { local: 'qwen2.5-0.5b', base_url: null, model: 'gpt-4o-mini', first_token_timeout_ms: 4000, fallback_local: null, tools: false },
     stt: { model: 'whisper-base', cloud: 'none' },
     tts: { english: 'piper', arabic: 'espeak', cloud: 'none' },
     turn: { silence_hold_ms: 500, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 30000, smart_turn: true },

@@ -108,6 +108,8 @@ try {
   const markers = await page.locator('.error-marker').allTextContents();
   check(markers.length === 2 && markers[0].includes('LLM stalled') && markers[1].includes('rate limiting') && markers[1].includes('espeak-ng'), 'errors shown in place, with who took over', JSON.stringify(markers));
   check(await page.locator('.persona-marker').count() === 1, 'persona change marker inline');
+  const human = await page.locator('.human-marker').textContent();
+  check(human.includes('asks for a human') && human.includes(hostile[0]) && await page.locator('.human-marker img').count() === 0, 'the AI asking for a human is marked in the transcript, its reason as text', human);
   check(await page.locator('.chip.neg, .chip.pos, .chip.neu').count() >= 1 || await page.locator('.line .chip').count() >= 1, 'sentiment chips');
   check((await page.locator('.latency-list li').count()) >= 1, 'latency per turn listed');
   check((await page.locator('.latency-list .providers[data-turn="1"]').textContent()).trim() === 'whisper-base → template → espeak-ng', 'who heard, who wrote and which voice spoke, per turn');
@@ -265,6 +267,7 @@ try {
   check(await page.locator('[data-note="tts-cloud"]').count() === 0, 'no cloud voice: no note');
   await page.selectOption('select[name="tts_cloud"]', 'elevenlabs');
   await page.selectOption('select[name="llm_fallback"]', 'qwen2.5-0.5b');
+  await page.check('input[name="llm_tools"]');
   check(await page.locator('[data-note="stt-cloud"]').count() === 0, 'no cloud recognition: no note');
   await page.selectOption('select[name="stt_cloud"]', 'openai');
   check((await textOf('[data-note="stt-cloud"]')).includes('OpenAI API key'), 'cloud recognition names the key it needs');
@@ -276,7 +279,7 @@ try {
     settings: {
       ui_lang: 'en',
       alerts: { threshold: -0.5, turns: 3, keywords: ['refund', hostileKw, 'مدير'] },
-      llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000, fallback_local: 'qwen2.5-0.5b' },
+      llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen2.5-0.5b', first_token_timeout_ms: 3000, fallback_local: 'qwen2.5-0.5b', tools: true },
       stt: { model: 'whisper-tiny-en', cloud: 'openai' },
       tts: { english: 'piper', arabic: 'espeak', cloud: 'elevenlabs' },
       turn: { silence_hold_ms: 700, min_speech_ms: 200, barge_in_min_ms: 160, max_turn_ms: 20000, smart_turn: true },

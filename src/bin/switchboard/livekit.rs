@@ -369,6 +369,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     let call_config = CallConfig {
         default_lang: config.default_lang,
         turn: config.turn.clone(),
+        tools: config.tools_enabled(),
         ..Default::default()
     };
     let plan = CallPlan {

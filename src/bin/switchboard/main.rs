@@ -734,6 +734,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         default_lang: config.default_lang,
         turn: config.turn.clone(),
         greet: !no_greeting,
+        tools: config.tools_enabled(),
         ..Default::default()
     };
     let hub = LocalHub::new(4096);

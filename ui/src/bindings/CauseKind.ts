@@ -3,4 +3,4 @@
 /**
  * Which routing rule moved the call (see the module docs of [`crate::routing`]).
  */
-export type CauseKind = "manager_request" | "human_request" | "intent_negative" | "intent_falling" | "intent" | "strong_negative" | "negative_falling" | "negative" | "falling" | "sales_intent" | "supervisor_pin";
+export type CauseKind = "manager_request" | "human_request" | "intent_negative" | "intent_falling" | "intent" | "strong_negative" | "negative_falling" | "negative" | "falling" | "sales_intent" | "supervisor_pin" | "agent_handoff";

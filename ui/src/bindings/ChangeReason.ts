@@ -3,4 +3,4 @@
 /**
  * Who moved the call.
  */
-export type ChangeReason = "rule" | "supervisor";
+export type ChangeReason = "rule" | "supervisor" | "agent";

@@ -53,7 +53,7 @@ heard: string,
 /**
  * What was generated but never played.
  */
-dropped: string, } | { "type": "turn_metrics" } & TurnMetrics | { "type": "ticket", turn: number, ticket_id: string, subject: string, department: string, priority: string, } | { "type": "supervisor", action: SupervisorAction, persona?: PersonaId | null, text?: string | null, } | { "type": "error", turn?: number | null, stage: Stage, code: string, message: string, 
+dropped: string, } | { "type": "turn_metrics" } & TurnMetrics | { "type": "ticket", turn: number, ticket_id: string, subject: string, department: string, priority: string, } | { "type": "human_requested", turn: number, reason: string, } | { "type": "supervisor", action: SupervisorAction, persona?: PersonaId | null, text?: string | null, } | { "type": "error", turn?: number | null, stage: Stage, code: string, message: string, 
 /**
  * What took over so the call goes on ("template", "espeak-ng", …).
  */

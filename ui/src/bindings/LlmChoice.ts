@@ -24,4 +24,9 @@ first_token_timeout_ms: number,
  * With a server: the local model (one of [`LOCAL_LLM_MODELS`]) that answers
  * a turn the server fails, before the templates. None: the templates.
  */
-fallback_local: string | null, };
+fallback_local: string | null, 
+/**
+ * With a server: offer the model the call's tools (open a ticket, look
+ * the customer up, hand the call over).
+ */
+tools: boolean, };

@@ -28,14 +28,16 @@ export interface LineItem {
   t_ms: number;
 }
 export interface PersonaMarker {
-  kind: 'persona'; id: number; from: PersonaId; to: PersonaId; reason: 'rule' | 'supervisor';
+  kind: 'persona'; id: number; from: PersonaId; to: PersonaId; reason: 'rule' | 'supervisor' | 'agent';
   /** The engine's English explanation; `cause` is the same as data (null in older recordings). */
   why: string; cause: RouteCause | null; turn: number; t_ms: number;
 }
 export interface SupervisorMarker { kind: 'supervisor'; id: number; action: SupervisorAction; persona: PersonaId | null; text: string | null; t_ms: number }
 export interface ErrorMarker { kind: 'error'; id: number; stage: Stage; code: string; message: string; fallback: string | null; turn: number | null; t_ms: number }
 export interface TicketMarker { kind: 'ticket'; id: number; ticket_id: string; subject: string; department: string; priority: string; t_ms: number }
-export type Item = LineItem | PersonaMarker | SupervisorMarker | ErrorMarker | TicketMarker;
+/** The AI agent asked for a human to take the call. */
+export interface HumanMarker { kind: 'human'; id: number; reason: string; turn: number; t_ms: number }
+export type Item = LineItem | PersonaMarker | SupervisorMarker | ErrorMarker | TicketMarker | HumanMarker;
 
 export interface TurnSentiment { turn: number; score: number; label: SentimentLabel; trend: number }
 
@@ -196,6 +198,8 @@ export function applyEvent(prev: CallState | undefined, ev: CallEvent): CallStat
       return withItem(s, {
         kind: 'ticket', id: s.nextId, ticket_id: ev.ticket_id, subject: ev.subject, department: ev.department, priority: ev.priority, t_ms: ev.t_ms,
       });
+    case 'human_requested':
+      return withItem(s, { kind: 'human', id: s.nextId, reason: ev.reason, turn: ev.turn, t_ms: ev.t_ms });
     case 'supervisor': {
       let controller = s.controller;
       let pinned = s.pinned;

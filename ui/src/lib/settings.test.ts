@@ -98,7 +98,7 @@ describe('settings store', () => {
   });
 
   it('saves a language switch with the rest of the settings unchanged', async () => {
-    shell.stored = { ...defaultSettings(), llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen', first_token_timeout_ms: 3000, fallback_local: null } };
+    shell.stored = { ...defaultSettings(), llm: { local: null, base_url: 'http://127.0.0.1:8080/v1', model: 'qwen', first_token_timeout_ms: 3000, fallback_local: null, tools: false } };
     const s = await freshSettings();
     await s.init();
     s.setLang('ar');

@@ -25,6 +25,14 @@ class CallsStore {
     if (ev.type === 'sentiment' || (ev.type === 'transcript' && ev.speaker === 'customer' && ev.final) || ev.type === 'call_started') {
       this.refreshAlerts(next);
     }
+    if (ev.type === 'human_requested') {
+      // The AI cannot help further: a supervisor is needed now.
+      const who = next.customer.name || next.customer.phone || next.id.slice(0, 8);
+      const title = settings.t('alert.toast', { who });
+      const body = settings.t('alert.human', { reason: ev.reason });
+      this.toast(title, body, next.id, 'alert');
+      notify(title, body);
+    }
     if (ev.type === 'call_ended') {
       setTimeout(() => {
         const c = this.calls.get(ev.call_id);
