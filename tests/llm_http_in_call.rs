@@ -173,6 +173,8 @@ enum Fault {
     Malformed,
     /// Headers at once, then nothing.
     SlowFirstToken,
+    /// A sentence, then the connection drops mid-stream (chunked body cut).
+    CutMidStream,
 }
 
 async fn failing_server(fault: Fault) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
@@ -228,6 +230,17 @@ async fn failing_server(fault: Fault) -> (String, Arc<std::sync::atomic::AtomicU
                         r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#,
                     ),
                     Fault::Malformed => "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {\"choices\": [{\"delta\": \n\n".to_string(),
+                    Fault::CutMidStream => {
+                        let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Let me check that for you. Your order\"}}]}\n\n";
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+                            event.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Dropped without the last chunk: the connection is cut.
+                        return;
+                    }
                     Fault::SlowFirstToken => {
                         let _ = sock
                             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
@@ -302,6 +315,42 @@ async fn a_hosted_model_that_fails_hands_the_turn_to_the_next_model_within_2_s()
         match fault {
             Fault::RateLimited => assert_eq!(n, 1, "{what}: asked {n} times"),
             _ => assert!(n <= 6, "{what}: asked {n} times for 3 turns"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_off_mid_stream_keeps_what_was_said_and_the_template_closes_it_at_once() {
+    let (url, _asked) = failing_server(Fault::CutMidStream).await;
+    let r = run(
+        r#"{"lang":"en","turns":[{"say":"Where is my order?"}]}"#,
+        providers(Some(client(url)), fast_fake_tts()),
+        SttMode::Text,
+        10.0,
+    )
+    .await;
+    let reply = r.replies().into_iter().find(|x| x.0 == 1).expect("reply");
+    assert!(
+        reply.1.contains("Let me check that for you."),
+        "{}",
+        r.dump()
+    );
+    assert!(
+        !reply.1.contains("Your order"),
+        "the cut sentence is dropped: {}",
+        reply.1
+    );
+    assert_eq!(reply.2, "openai-compatible+template");
+    let errors = r.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(code, fb)| code == "llm_error" && fb.as_deref() == Some("template")),
+        "{errors:?}"
+    );
+    for k in r.kinds() {
+        if let EventKind::TurnMetrics(m) = k {
+            assert!(m.total_ms.expect("answered") < 2000.0, "{m:?}");
         }
     }
 }
