@@ -205,18 +205,17 @@ impl CloudSttSettings {
         if self.provider.as_deref().map(str::trim) != Some("openai") {
             return None;
         }
-        static SHARED: std::sync::OnceLock<std::sync::Mutex<Vec<(CloudSttSettings, OpenAiStt)>>> =
-            std::sync::OnceLock::new();
+        let key = crate::secrets::get(crate::secrets::SecretName::OpenaiApiKey);
+        type Shared = Vec<(CloudSttSettings, Option<String>, OpenAiStt)>;
+        static SHARED: std::sync::OnceLock<std::sync::Mutex<Shared>> = std::sync::OnceLock::new();
         let mut shared = SHARED
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some((_, s)) = shared.iter().find(|(k, _)| k == self) {
+        if let Some((_, _, s)) = shared.iter().find(|(k, key_, _)| k == self && *key_ == key) {
             return Some(s.clone());
         }
-        let mut cfg = OpenAiSttConfig::new(crate::secrets::get(
-            crate::secrets::SecretName::OpenaiApiKey,
-        ));
+        let mut cfg = OpenAiSttConfig::new(key.clone());
         if let Some(u) = self.base_url.as_ref().filter(|u| !u.trim().is_empty()) {
             cfg.base_url = u.trim().to_string();
         }
@@ -228,7 +227,8 @@ impl CloudSttSettings {
         }
         match OpenAiStt::new(cfg) {
             Ok(s) => {
-                shared.push((self.clone(), s.clone()));
+                shared.retain(|(k, _, _)| k != self);
+                shared.push((self.clone(), key, s.clone()));
                 Some(s)
             }
             Err(e) => {
@@ -344,18 +344,20 @@ impl CloudTtsSettings {
     /// breaker: a call that finds it down spares the others the wait).
     pub fn voice(&self) -> Option<CloudTts> {
         let kind = self.provider?;
-        static VOICES: std::sync::OnceLock<std::sync::Mutex<Vec<(CloudTtsSettings, CloudTts)>>> =
-            std::sync::OnceLock::new();
-        let voices = VOICES.get_or_init(Default::default);
-        let mut voices = voices.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, v)) = voices.iter().find(|(s, _)| s == self) {
-            return Some(v.clone());
-        }
+        // The key is part of what identifies the voice: one added or changed
+        // in Settings applies to the next call.
         let key = crate::secrets::get(match kind {
             CloudVoice::OpenAi => crate::secrets::SecretName::OpenaiApiKey,
             CloudVoice::ElevenLabs => crate::secrets::SecretName::ElevenlabsApiKey,
         });
-        let mut cfg = CloudTtsConfig::new(kind, key);
+        type Shared = Vec<(CloudTtsSettings, Option<String>, CloudTts)>;
+        static VOICES: std::sync::OnceLock<std::sync::Mutex<Shared>> = std::sync::OnceLock::new();
+        let voices = VOICES.get_or_init(Default::default);
+        let mut voices = voices.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, v)) = voices.iter().find(|(s, k, _)| s == self && *k == key) {
+            return Some(v.clone());
+        }
+        let mut cfg = CloudTtsConfig::new(kind, key.clone());
         if let Some(u) = self.base_url.as_ref().filter(|u| !u.trim().is_empty()) {
             cfg.base_url = u.trim().to_string();
         }
@@ -368,7 +370,8 @@ impl CloudTtsSettings {
         }
         match CloudTts::new(cfg) {
             Ok(v) => {
-                voices.push((self.clone(), v.clone()));
+                voices.retain(|(s, _, _)| s != self);
+                voices.push((self.clone(), key, v.clone()));
                 Some(v)
             }
             Err(e) => {
