@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod models;
 pub mod onnx;
 pub mod persist;
+pub mod redact;
 pub mod resilience;
 pub mod routing;
 pub mod scenario;

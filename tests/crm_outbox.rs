@@ -387,3 +387,48 @@ async fn a_busy_console_drains_the_outbox_without_waiting_for_a_lull() {
         .unwrap();
     assert_eq!(actions.len(), whispers, "every whisper recorded once");
 }
+
+/// A customer reads out their card number (in Arabic-Indic digits) and an
+/// IBAN: the call hears them, but the stored transcript never holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_numbers_and_ibans_are_masked_before_they_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("crm.sqlite3").display());
+    let store = CrmStore::connect(&url).await.unwrap();
+    let writer = CrmWriter::spawn(store.clone(), &tmp.path().join("outbox.jsonl"), None).unwrap();
+    let hub = LocalHub::new(1024);
+    let h = start_call(&hub, CustomerInfo::default(), None, &writer);
+    say(&h, "بدي أدفع الفاتورة ببطاقتي ٤١١١ ١١١١ ١١١١ ١١١١ لو سمحت").await;
+    say(
+        &h,
+        "Or take it from IBAN AE07 0331 2345 6789 0123 456, order 5512",
+    )
+    .await;
+    h.send(CallCommand::Hangup).await.unwrap();
+    h.ended().await;
+    writer.flush(Duration::from_secs(10)).await.unwrap();
+    let turns = store.turns_of_call(&h.call_id).await.unwrap();
+    let customer: Vec<&str> = turns
+        .iter()
+        .filter(|t| t.speaker == "customer")
+        .map(|t| t.text.as_str())
+        .collect();
+    assert_eq!(
+        customer,
+        [
+            "بدي أدفع الفاتورة ببطاقتي •••• •••• •••• •••• لو سمحت",
+            "Or take it from IBAN AE•• •••• •••• •••• •••• •••, order 5512",
+        ]
+    );
+    let call = store.call(&h.call_id).await.unwrap().unwrap();
+    let summary = call.summary.unwrap_or_default();
+    assert!(
+        !summary.contains("١١١١") && !summary.contains("0331"),
+        "{summary}"
+    );
+    let outbox = std::fs::read_to_string(tmp.path().join("outbox.jsonl")).unwrap_or_default();
+    assert!(
+        !outbox.contains("١١١١") && !outbox.contains("6789"),
+        "{outbox}"
+    );
+}
