@@ -61,6 +61,45 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// After try number `attempt` failed: waits before the next one and counts
+    /// it when the request may be repeated (`retryable`) and [`delay`](Self::delay)
+    /// allows; false means give up now.
+    pub async fn wait_to_retry(
+        &self,
+        attempt: &mut u32,
+        retryable: bool,
+        retry_after: Option<Duration>,
+        deadline: tokio::time::Instant,
+        provider: &str,
+        code: &str,
+    ) -> bool {
+        let wait = retryable
+            .then(|| self.delay(*attempt, retry_after, Instant::now(), deadline.into_std()))
+            .flatten();
+        let Some(w) = wait else { return false };
+        tracing::info!(
+            provider,
+            attempt = *attempt,
+            code,
+            wait_ms = w.as_millis() as u64,
+            "retrying"
+        );
+        tokio::time::sleep(w).await;
+        *attempt += 1;
+        true
+    }
+}
+
+/// "`provider` is skipped for the next N s": what an open circuit means, in
+/// messages.
+pub fn skipped_for(provider: &str, open_for: Duration) -> String {
+    format!(
+        "{provider} is skipped for the next {} s",
+        open_for.as_secs().max(1)
+    )
+}
+
 /// A number in [0, 1), different on every call and in every process.
 fn jitter() -> f64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
@@ -127,6 +166,16 @@ enum BreakerState {
 pub struct Open {
     /// Until the next trial request.
     pub remaining: Duration,
+}
+
+impl Open {
+    /// Why `provider` was not asked, in words.
+    pub fn reason(&self, provider: &str) -> String {
+        format!(
+            "{} after failing repeatedly",
+            skipped_for(provider, self.remaining)
+        )
+    }
 }
 
 impl CircuitBreaker {

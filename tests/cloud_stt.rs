@@ -6,6 +6,9 @@
 //! (`gpt-4o-*`), or fails: 429 with `Retry-After`, 500, malformed JSON, a slow
 //! answer. When it fails, the chain's next recognizer hears the same utterance.
 
+mod common;
+
+use common::serve_local;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -161,12 +164,7 @@ async fn serve() -> (String, Arc<Fake>) {
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), fake)
+    (serve_local(app).await, fake)
 }
 
 fn stt(url: &str, model: &str) -> OpenAiStt {

@@ -7,6 +7,9 @@
 //! 500, a 200 that is not audio, a refused key. Every fault must leave the call
 //! speaking: the next voice answers within 2 s of the fault.
 
+mod common;
+
+use common::serve_local;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -200,12 +203,7 @@ async fn serve() -> (String, Arc<Fake>) {
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), fake)
+    (serve_local(app).await, fake)
 }
 
 fn voice(kind: CloudVoice, url: &str) -> CloudTts {

@@ -14,6 +14,33 @@ use switchboard::transport::SttMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Reads one request: its headers and its JSON body (Content-Length). False
+/// when the client went away first.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = vec![0u8; 65536];
+    let mut req = Vec::new();
+    loop {
+        let n = match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        req.extend_from_slice(&buf[..n]);
+        if let Some(pos) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&req[..pos]).to_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if req.len() >= pos + 4 + len {
+                return true;
+            }
+        }
+    }
+}
+
 /// Serves chat completions: each request gets `pieces` as SSE deltas; if `stall`,
 /// the stream then goes silent (keeping the connection open) instead of `[DONE]`.
 async fn sse_server(pieces: Vec<&'static str>, stall: bool) -> String {
@@ -26,28 +53,8 @@ async fn sse_server(pieces: Vec<&'static str>, stall: bool) -> String {
             };
             let pieces = pieces.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let mut req = Vec::new();
-                // Read headers and the JSON body (Content-Length).
-                loop {
-                    let n = match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    req.extend_from_slice(&buf[..n]);
-                    if let Some(pos) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&req[..pos]).to_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if req.len() >= pos + 4 + len {
-                            break;
-                        }
-                    }
+                if !read_request(&mut sock).await {
+                    return;
                 }
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
                 if sock.write_all(head.as_bytes()).await.is_err() {
@@ -189,27 +196,8 @@ async fn failing_server(fault: Fault) -> (String, Arc<std::sync::atomic::AtomicU
             };
             let count = count.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let mut req = Vec::new();
-                loop {
-                    let n = match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    req.extend_from_slice(&buf[..n]);
-                    if let Some(pos) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&req[..pos]).to_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if req.len() >= pos + 4 + len {
-                            break;
-                        }
-                    }
+                if !read_request(&mut sock).await {
+                    return;
                 }
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let plain = |status: &str, extra: &str, body: &str| {

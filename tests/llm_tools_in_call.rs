@@ -84,13 +84,8 @@ async fn serve(answers: Vec<Vec<Value>>) -> (Arc<dyn LanguageModel>, Arc<Fake>) 
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
     let llm = OpenAiCompatible::try_new(OpenAiConfig {
-        base_url: format!("http://{addr}/v1"),
+        base_url: format!("{}/v1", serve_local(app).await),
         model: "gpt-4o-mini".into(),
         ..Default::default()
     })

@@ -486,12 +486,7 @@ async fn transcription_api_down() -> String {
             .unwrap()
     }
     let app = axum::Router::new().fallback(down);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
+    serve_local(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -346,11 +346,9 @@ impl StreamState {
         let deadline = Instant::now() + cfg.first_token_timeout;
         self.deadline = Some(deadline);
         if let Err(open) = inner.breaker.allow() {
-            return Err(LlmError::Unavailable(format!(
-                "the language model at {} is skipped for the next {} s after failing repeatedly",
-                inner.display_url,
-                open.remaining.as_secs().max(1)
-            )));
+            return Err(LlmError::Unavailable(
+                open.reason(&format!("the language model at {}", inner.display_url)),
+            ));
         }
         let request = self
             .request
@@ -398,30 +396,24 @@ impl StreamState {
                 }
                 _ => false,
             };
-            let wait = retryable
-                .then(|| {
-                    cfg.retry.delay(
-                        attempt,
-                        after,
-                        std::time::Instant::now(),
-                        deadline.into_std(),
-                    )
-                })
-                .flatten();
-            match wait {
-                Some(w) => {
-                    tracing::info!(url = %inner.display_url, attempt, code = err.code(), wait_ms = w.as_millis() as u64, "language model: retrying");
-                    tokio::time::sleep(w).await;
-                    attempt += 1;
-                }
-                None => {
-                    let hold = match &err {
-                        LlmError::Status { status: 429, .. } => after,
-                        _ => None,
-                    };
-                    inner.breaker.failure(hold);
-                    return Err(err);
-                }
+            let retried = cfg
+                .retry
+                .wait_to_retry(
+                    &mut attempt,
+                    retryable,
+                    after,
+                    deadline,
+                    &inner.display_url,
+                    err.code(),
+                )
+                .await;
+            if !retried {
+                let hold = match &err {
+                    LlmError::Status { status: 429, .. } => after,
+                    _ => None,
+                };
+                inner.breaker.failure(hold);
+                return Err(err);
             }
         }
     }

@@ -50,11 +50,15 @@ impl SpeechToText for SttChain {
         // not asked at all.
         let live = all.iter().position(|s| s.skip_reason().is_none());
         let session = live.map(|i| all[i].start(hint));
+        // The audio is kept only when another recognizer could be asked after
+        // the live one.
+        let keep = live.is_some_and(|i| i + 1 < all.len());
         Box::new(ChainSession {
             all,
             live,
             session,
             hint,
+            keep,
             frames: Vec::new(),
         })
     }
@@ -65,13 +69,16 @@ struct ChainSession {
     live: Option<usize>,
     session: Option<Box<dyn SttSession>>,
     hint: LangHint,
+    keep: bool,
     frames: Vec<Frame>,
 }
 
 #[async_trait]
 impl SttSession for ChainSession {
     fn push(&mut self, frame: &Frame) -> Option<String> {
-        if self.frames.len() * crate::audio::FRAME_SAMPLES < KEEP_SECONDS * SAMPLE_RATE as usize {
+        if self.keep
+            && self.frames.len() * crate::audio::FRAME_SAMPLES < KEEP_SECONDS * SAMPLE_RATE as usize
+        {
             self.frames.push(*frame);
         }
         self.session.as_mut().and_then(|s| s.push(frame))
@@ -84,6 +91,7 @@ impl SttSession for ChainSession {
             session,
             hint,
             frames,
+            ..
         } = *self;
         let Some(first) = live else {
             return Err(SttError::Unavailable(

@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use crate::audio::{Frame, SAMPLE_RATE};
 use crate::lang::{detect, Lang, LangHint};
 use crate::resilience::{
-    error_detail, one_line as clean, read_body as read, retry_after, root_cause, BreakerConfig,
-    CircuitBreaker, RetryPolicy,
+    error_detail, one_line as clean, read_body as read, retry_after, root_cause, skipped_for,
+    BreakerConfig, CircuitBreaker, RetryPolicy,
 };
 
 use super::{SpeechToText, SttError, SttResult, SttSession};
@@ -151,10 +151,7 @@ impl SttSession for Session {
         let inner = self.inner.clone();
         let cfg = &inner.cfg;
         if let Err(open) = inner.breaker.allow() {
-            return Err(SttError::Unavailable(format!(
-                "{NAME} is skipped for the next {} s after failing repeatedly",
-                open.remaining.as_secs().max(1)
-            )));
+            return Err(SttError::Unavailable(open.reason(NAME)));
         }
         let Some(key) = cfg.api_key.clone().filter(|k| !k.trim().is_empty()) else {
             return Err(SttError::Unavailable(format!(
@@ -180,42 +177,27 @@ impl SttSession for Session {
                 }
                 Err(f) => f,
             };
-            let wait = failure
+            let retried = cfg
                 .retry
-                .then(|| {
-                    cfg.retry.delay(
-                        attempt,
-                        failure.retry_after,
-                        std::time::Instant::now(),
-                        deadline.into_std(),
-                    )
-                })
-                .flatten();
-            match wait {
-                Some(w) => {
-                    tracing::info!(
-                        provider = NAME,
-                        attempt,
-                        code = failure.error.code(),
-                        wait_ms = w.as_millis() as u64,
-                        "cloud recognition: retrying"
-                    );
-                    tokio::time::sleep(w).await;
-                    attempt += 1;
-                }
-                None => {
-                    let hold = failure.retry_after.filter(|_| failure.rate_limited);
-                    let opened = inner.breaker.failure(hold);
-                    tracing::warn!(provider = NAME, code = failure.error.code(), error = %failure.error, circuit_open_s = opened.map(|d| d.as_secs()), "cloud recognition failed");
-                    return Err(match opened {
-                        Some(d) => SttError::Failed(format!(
-                            "{}; {NAME} is skipped for the next {} s",
-                            failure.error,
-                            d.as_secs().max(1)
-                        )),
-                        None => failure.error,
-                    });
-                }
+                .wait_to_retry(
+                    &mut attempt,
+                    failure.retry,
+                    failure.retry_after,
+                    deadline,
+                    NAME,
+                    failure.error.code(),
+                )
+                .await;
+            if !retried {
+                let hold = failure.retry_after.filter(|_| failure.rate_limited);
+                let opened = inner.breaker.failure(hold);
+                tracing::warn!(provider = NAME, code = failure.error.code(), error = %failure.error, circuit_open_s = opened.map(|d| d.as_secs()), "cloud recognition failed");
+                return Err(match opened {
+                    Some(d) => {
+                        SttError::Failed(format!("{}; {}", failure.error, skipped_for(NAME, d)))
+                    }
+                    None => failure.error,
+                });
             }
         }
     }

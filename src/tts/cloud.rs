@@ -30,7 +30,8 @@ use tokio::time::Instant;
 use crate::audio::StreamResampler;
 use crate::lang::Lang;
 use crate::resilience::{
-    error_detail, read_body, retry_after, root_cause, BreakerConfig, CircuitBreaker, RetryPolicy,
+    error_detail, read_body, retry_after, root_cause, skipped_for, BreakerConfig, CircuitBreaker,
+    RetryPolicy,
 };
 
 use super::{AudioStream, TextToSpeech, TtsError, VoiceSpec};
@@ -339,10 +340,7 @@ impl Synth {
         let opened = self.inner.breaker.failure(hold);
         tracing::warn!(provider = name, code = error.code(), error = %error, circuit_open_s = opened.map(|d| d.as_secs()), "cloud voice failed");
         match opened {
-            Some(d) => TtsError::Failed(format!(
-                "{error}; {name} is skipped for the next {} s",
-                d.as_secs().max(1)
-            )),
+            Some(d) => TtsError::Failed(format!("{error}; {}", skipped_for(name, d))),
             None => error,
         }
     }
@@ -354,10 +352,7 @@ impl Synth {
         let cfg = &inner.cfg;
         let name = cfg.kind.name();
         if let Err(open) = self.inner.breaker.allow() {
-            return Err(TtsError::Unavailable(format!(
-                "{name} is skipped for the next {} s after failing repeatedly",
-                open.remaining.as_secs().max(1)
-            )));
+            return Err(TtsError::Unavailable(open.reason(name)));
         }
         let Some(key) = cfg.api_key.clone().filter(|k| !k.trim().is_empty()) else {
             return Err(TtsError::Unavailable(format!(
@@ -372,35 +367,22 @@ impl Synth {
             match self.try_once(&key, deadline).await {
                 Ok(()) => return Ok(()),
                 Err(f) => {
-                    let wait = f
+                    let retried = cfg
                         .retry
-                        .then(|| {
-                            cfg.retry.delay(
-                                attempt,
-                                f.retry_after,
-                                std::time::Instant::now(),
-                                deadline.into_std(),
-                            )
-                        })
-                        .flatten();
-                    match wait {
-                        Some(w) => {
-                            tracing::info!(
-                                provider = name,
-                                attempt,
-                                code = f.error.code(),
-                                wait_ms = w.as_millis() as u64,
-                                "cloud voice: retrying"
-                            );
-                            tokio::time::sleep(w).await;
-                            attempt += 1;
-                        }
-                        None => {
-                            // A 429 asking for longer than we can wait: leave
-                            // the service alone that long.
-                            let hold = f.retry_after.filter(|d| *d > Duration::ZERO);
-                            return Err(self.fail(f.error, hold));
-                        }
+                        .wait_to_retry(
+                            &mut attempt,
+                            f.retry,
+                            f.retry_after,
+                            deadline,
+                            name,
+                            f.error.code(),
+                        )
+                        .await;
+                    if !retried {
+                        // A 429 asking for longer than we can wait: leave the
+                        // service alone that long.
+                        let hold = f.retry_after.filter(|d| *d > Duration::ZERO);
+                        return Err(self.fail(f.error, hold));
                     }
                 }
             }

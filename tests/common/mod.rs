@@ -17,6 +17,17 @@ use switchboard::tts::espeak::EspeakTts;
 use switchboard::tts::fake::FakeTextToSpeech;
 use switchboard::tts::TextToSpeech;
 
+/// Serves `app` over real HTTP on a free port of 127.0.0.1 for the rest of
+/// the test: the local stand-ins for services unreachable here. Its base URL.
+pub async fn serve_local(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
 pub fn providers(llm: Option<Arc<dyn LanguageModel>>, tts: Arc<dyn TextToSpeech>) -> Providers {
     Providers {
         stt: None,
