@@ -30,6 +30,54 @@ pub struct Config {
     pub default_lang: Lang,
     pub crm: CrmSettings,
     pub livekit: LivekitSettings,
+    pub replay: ReplaySettings,
+}
+
+/// Recording and reviewing calls. Recording is off unless the deployment opts in
+/// (`replay.record`, or env `SWITCHBOARD_RECORD=1`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ReplaySettings {
+    pub record: bool,
+    /// Where recordings are kept. Default: `recordings` in the user's data folder.
+    pub dir: Option<PathBuf>,
+    /// Recordings older than this many days are deleted (0: kept forever).
+    pub retention_days: u32,
+    /// Blank the audio where a card number or IBAN was said.
+    pub redact_audio: bool,
+    /// The criteria of a call's scorecard.
+    pub criteria: Vec<String>,
+}
+
+impl Default for ReplaySettings {
+    fn default() -> Self {
+        Self {
+            record: false,
+            dir: None,
+            retention_days: 90,
+            redact_audio: true,
+            criteria: ["greeting", "empathy", "resolution", "compliance"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl ReplaySettings {
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| data_dir().join("recordings"))
+    }
+
+    /// What a call records with, if calls are recorded.
+    pub fn recording(&self) -> Option<crate::replay::recording::RecordingConfig> {
+        self.record
+            .then(|| crate::replay::recording::RecordingConfig {
+                dir: self.dir(),
+                redact_audio: self.redact_audio,
+            })
+    }
 }
 
 /// Where the LiveKit server is. Its API key and secret are secrets (OS keyring or
@@ -81,6 +129,7 @@ impl Default for Config {
             default_lang: Lang::Ar,
             crm: CrmSettings::default(),
             livekit: LivekitSettings::default(),
+            replay: ReplaySettings::default(),
         }
     }
 }
@@ -428,6 +477,14 @@ impl Config {
         if let Ok(url) = std::env::var("SWITCHBOARD_LLM_URL") {
             if !url.trim().is_empty() {
                 c.llm.base_url = Some(url);
+            }
+        }
+        if let Ok(r) = std::env::var("SWITCHBOARD_RECORD") {
+            c.replay.record = matches!(r.trim(), "1" | "true" | "yes" | "on");
+        }
+        if let Ok(d) = std::env::var("SWITCHBOARD_RECORDINGS_DIR") {
+            if !d.trim().is_empty() {
+                c.replay.dir = Some(PathBuf::from(d));
             }
         }
         if let Ok(db) = std::env::var("SWITCHBOARD_DB_URL") {

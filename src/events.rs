@@ -141,6 +141,14 @@ pub enum EventKind {
         /// Agent lines cut short by the customer: `text` holds only what was played.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         interrupted: bool,
+        /// Where a final spoken line is in the call's audio: ms since the call
+        /// started, on the recording's clock (absent for typed lines and partials).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        audio_start_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        audio_end_ms: Option<u64>,
     },
     Sentiment {
         turn: u32,
@@ -225,6 +233,18 @@ pub enum EventKind {
         #[serde(default)]
         summary_provider: String,
     },
+    /// The call's recording is stored (after `call_ended`, once it is encoded).
+    Recording {
+        /// File name in the recordings folder.
+        file: String,
+        #[ts(type = "number")]
+        duration_ms: u64,
+        #[ts(type = "number")]
+        bytes: u64,
+        /// Audio blanked over card numbers and IBANs.
+        #[ts(type = "number")]
+        blanked_ms: u64,
+    },
 }
 
 impl EventKind {
@@ -243,6 +263,7 @@ impl EventKind {
             EventKind::Supervisor { .. } => "supervisor",
             EventKind::Error { .. } => "error",
             EventKind::CallEnded { .. } => "call_ended",
+            EventKind::Recording { .. } => "recording",
         }
     }
 }
@@ -264,6 +285,8 @@ mod tests {
                 turn: 1,
                 persona: None,
                 interrupted: false,
+                audio_start_ms: None,
+                audio_end_ms: None,
             },
         };
         let v: serde_json::Value = serde_json::to_value(&ev).unwrap();

@@ -18,6 +18,7 @@ pub mod models;
 pub mod onnx;
 pub mod persist;
 pub mod redact;
+pub mod replay;
 pub mod resilience;
 pub mod routing;
 pub mod scenario;

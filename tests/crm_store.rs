@@ -2,6 +2,7 @@
 //! file in a temp folder) and on PostgreSQL (a fresh database on the server named by
 //! SWITCHBOARD_TEST_PG_URL; see tests/common_pg).
 
+#[macro_use]
 mod common_pg;
 
 use std::time::Duration;
@@ -11,36 +12,6 @@ use switchboard::crm::{
     Backend, CallEnd, CrmError, CrmStore, Customer, NewCall, NewCustomer, NewTicket,
     SupervisorActionRow, TicketStatus, TicketUpdate, TurnRow,
 };
-
-/// Defines `NAME::sqlite` and `NAME::postgres`, each running `body` on a fresh
-/// database of its kind with `$db` (the TestDb) and `$store` (a connected store).
-macro_rules! on_both {
-    ($name:ident, |$db:ident, $store:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $db = TestDb::sqlite();
-                let $store = CrmStore::connect($db.url()).await.expect("connect sqlite");
-                assert_eq!($store.backend(), Backend::Sqlite);
-                $body
-                $store.close().await;
-                $db.cleanup().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($db) = TestDb::postgres(concat!(stringify!($name), "::postgres")).await else { return };
-                let $store = CrmStore::connect($db.url()).await.expect("connect postgres");
-                assert_eq!($store.backend(), Backend::Postgres);
-                $body
-                $store.close().await;
-                $db.cleanup().await;
-            }
-        }
-    };
-}
 
 const PHONE: &str = "+963944000111";
 
@@ -110,6 +81,8 @@ fn turn(call_id: &str, idx: i64, speaker: &str, text: &str, lang: &str) -> TurnR
         total_ms: agent.then_some(736.0),
         started_at: 1_700_000_000_000 + idx * 4000,
         ended_at: 1_700_000_000_000 + idx * 4000 + 2500,
+        audio_start_ms: Some(idx * 4000),
+        audio_end_ms: Some(idx * 4000 + 2500),
     }
 }
 
@@ -189,8 +162,8 @@ on_both!(migrations_are_idempotent, |db, store| {
         s.close().await;
     }
     let expected = match store.backend() {
-        Backend::Sqlite => vec![1, 1001],
-        Backend::Postgres => vec![1, 2001],
+        Backend::Sqlite => vec![1, 2, 1001],
+        Backend::Postgres => vec![1, 2, 2001],
     };
     assert_eq!(migration_versions(&db).await, expected);
     if let Some(path) = db.sqlite_path() {

@@ -321,6 +321,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             total_ms: agent.then_some(700.0),
             started_at,
             ended_at: started_at + 800,
+            audio_start_ms: Some(idx * 1000),
+            audio_end_ms: Some(idx * 1000 + 800),
         };
         let ti = Instant::now();
         store.insert_turn(&row).await?;

@@ -27,6 +27,7 @@ use crate::events::{
 };
 use crate::lang::Lang;
 use crate::llm::{ChatMessage, ChatRequest, LlmError, Role, ToolCall};
+use crate::replay::recording::{Channel, Tape};
 use crate::routing::{
     classify_intent, persona, Intent, PersonaChange, PersonaId, ReplyContext, Router,
     TemplateReplier,
@@ -68,9 +69,22 @@ pub fn spawn_call(setup: CallSetup, events: EventTx) -> CallHandle {
     let (stt_tx, stt_rx) = mpsc::channel(8);
     let (summary_tx, summary_rx) = mpsc::channel(1);
     let lang = config.lang.fixed().unwrap_or(config.default_lang);
+    let (tape, tape_error) = match &config.recording {
+        Some(rc) => match Tape::start(rc, &call_id) {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    let started = Instant::now();
     let actor = Actor {
         call_id: call_id.clone(),
-        started: Instant::now(),
+        started,
+        clock: AudioClock::new(started),
+        tape,
+        tape_error,
+        blanks: Vec::new(),
+        utterance_start: None,
         detector: match &providers.end_of_turn {
             Some(model) => EndOfTurnDetector::new(config.turn.clone())
                 .with_semantic(model.clone(), SemanticMode::Background),
@@ -147,6 +161,8 @@ struct TurnTiming {
     first_audio_at: Option<Instant>,
     /// The recognizer that heard the customer (None: text input).
     stt_provider: Option<&'static str>,
+    /// Where the customer's words are in the call's audio (None: text input).
+    audio: Option<(u64, u64)>,
 }
 
 impl TurnTiming {
@@ -186,10 +202,16 @@ struct ActiveReply {
     started_playing: bool,
     /// The voice that spoke the first sentence.
     first_voice: Option<String>,
+    /// Where the utterance is in the call's audio: its first audible frame (the
+    /// first frame if none is), and the end of the last frame.
+    audio_start: Option<u64>,
+    audio_first: Option<u64>,
+    audio_end: u64,
 }
 
 struct SttDone {
     seq: u64,
+    audio: Option<(u64, u64)>,
     result: Result<SttResult, SttError>,
     eou_ms: f64,
     eou_at: Instant,
@@ -197,6 +219,16 @@ struct SttDone {
 
 struct Actor {
     call_id: String,
+    /// The call's audio timeline (recording and line times).
+    clock: AudioClock,
+    /// The call's recorder, when the deployment records calls.
+    tape: Option<Tape>,
+    /// Why recording could not start (reported once the call has started).
+    tape_error: Option<crate::replay::recording::RecordingError>,
+    /// Spans of the recording to blank (card numbers and IBANs said), in ms.
+    blanks: Vec<(u64, u64)>,
+    /// Where the customer's current utterance began in the call's audio.
+    utterance_start: Option<u64>,
     /// Where a copy of the call's audio goes (the supervisor listening in).
     monitor: Option<mpsc::Sender<MonitorFrame>>,
     started: Instant,
@@ -364,17 +396,49 @@ impl Actor {
             }
             _ => {}
         }
-        let ev = CallEvent {
-            call_id: self.call_id.clone(),
-            t_ms: self.started.elapsed().as_millis() as u64,
+        send_event(
+            &self.events,
+            self.recorder.as_ref(),
+            &self.call_id,
+            self.started,
             kind,
-        };
-        if let Some(r) = &self.recorder {
-            // The writer outlives calls; if it is gone the call still goes on.
-            let _ = r.send(ev.clone());
+        );
+    }
+
+    /// A final line of the call: emitted, and its card numbers marked for blanking
+    /// in the recording.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_line(
+        &mut self,
+        speaker: Speaker,
+        text: String,
+        lang: Lang,
+        turn: u32,
+        persona: Option<PersonaId>,
+        interrupted: bool,
+        audio: Option<(u64, u64)>,
+    ) {
+        if let (Some((a, z)), Some(_)) = (audio, &self.tape) {
+            if self
+                .config
+                .recording
+                .as_ref()
+                .is_some_and(|r| r.redact_audio)
+            {
+                self.blanks.extend(crate::replay::blank_spans(&text, a, z));
+            }
         }
-        // No subscriber is fine: a call runs whether or not anyone watches.
-        let _ = self.events.send(ev);
+        self.emit(EventKind::Transcript {
+            speaker,
+            text,
+            lang,
+            is_final: true,
+            turn,
+            persona,
+            interrupted,
+            audio_start_ms: audio.map(|(a, _)| a),
+            audio_end_ms: audio.map(|(_, z)| z),
+        });
     }
 
     fn publish_status(&self) {
@@ -428,6 +492,15 @@ impl Actor {
             started_at_ms: self.started_at_ms,
             room: self.room.clone(),
         });
+        if let Some(e) = self.tape_error.take() {
+            self.emit(EventKind::Error {
+                turn: None,
+                stage: Stage::Audio,
+                code: e.code().into(),
+                message: format!("this call is not recorded: {e}"),
+                fallback: None,
+            });
+        }
         self.record.customer_name = self.customer.name.clone();
         self.record.personas.push(self.router.current());
         if self.config.greet {
@@ -463,6 +536,10 @@ impl Actor {
             h.record(f.due.elapsed());
         }
         Self::tap(&mut self.monitor, f.frame, Speaker::Customer);
+        let at = self.clock.customer();
+        if let Some(t) = &self.tape {
+            t.put(Channel::Customer, at, &f.frame);
+        }
         if self.ending.is_some() {
             return;
         }
@@ -507,6 +584,8 @@ impl Actor {
                 turn: self.turns + 1,
                 persona: None,
                 interrupted: false,
+                audio_start_ms: None,
+                audio_end_ms: None,
             });
         }
     }
@@ -517,6 +596,10 @@ impl Actor {
             return false;
         }
         self.speech_active = true;
+        self.utterance_start = self
+            .detector
+            .speech_onset_ms()
+            .map(|o| self.clock.customer_at(o));
         // The customer kept talking after we thought the turn was over: the reply we
         // were preparing is premature. Nothing was heard yet, so drop it quietly.
         if let Some(r) = &self.reply {
@@ -547,6 +630,11 @@ impl Actor {
         self.utterance_seq += 1;
         let seq = self.utterance_seq;
         let eou_at = Instant::now();
+        let end = self
+            .clock
+            .customer_at(self.detector.elapsed_ms())
+            .saturating_sub(trailing_silence_ms as u64);
+        let audio = self.utterance_start.take().map(|s| (s, end.max(s)));
         match self.stt_session.take() {
             Some(session) => {
                 self.stt_pending += 1;
@@ -561,6 +649,7 @@ impl Actor {
                     let _ = tx
                         .send(SttDone {
                             seq,
+                            audio,
                             result,
                             eou_ms: trailing_silence_ms,
                             eou_at,
@@ -613,6 +702,7 @@ impl Actor {
                     first_sentence_at: None,
                     first_audio_at: None,
                     stt_provider: served.as_deref().map(intern),
+                    audio: d.audio,
                 };
                 self.on_customer_utterance(r.text, Some(r.lang), timing);
             }
@@ -683,15 +773,15 @@ impl Actor {
             None => lang.unwrap_or_else(|| crate::lang::detect(&text, self.lang)),
         };
         self.lang = lang;
-        self.emit(EventKind::Transcript {
-            speaker: Speaker::Customer,
-            text: text.clone(),
+        self.emit_line(
+            Speaker::Customer,
+            text.clone(),
             lang,
-            is_final: true,
             turn,
-            persona: None,
-            interrupted: false,
-        });
+            None,
+            false,
+            timing.audio,
+        );
         let sentiment = self.providers.sentiment.analyze(&text, lang);
         let trend = self.trend.push(sentiment.score);
         self.record.scores.push(sentiment.score);
@@ -990,6 +1080,9 @@ impl Actor {
             done: false,
             started_playing: false,
             first_voice: None,
+            audio_start: None,
+            audio_first: None,
+            audio_end: 0,
         });
     }
 
@@ -1009,6 +1102,7 @@ impl Actor {
             return false;
         }
         let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
+        let audio = r.audio_start.or(r.audio_first).map(|a| (a, r.audio_end));
         let (heard, dropped) = self.playback.heard_and_dropped();
         self.cancel_reply();
         if barge_in {
@@ -1018,15 +1112,15 @@ impl Actor {
                 dropped,
             });
         }
-        self.emit(EventKind::Transcript {
+        self.emit_line(
             speaker,
-            text: heard.clone(),
+            heard.clone(),
             lang,
-            is_final: true,
             turn,
-            persona: (speaker == Speaker::Agent).then_some(persona_id),
-            interrupted: true,
-        });
+            (speaker == Speaker::Agent).then_some(persona_id),
+            true,
+            audio,
+        );
         if !heard.is_empty() {
             self.history
                 .push(ChatMessage::assistant(format!("{heard}…")));
@@ -1156,6 +1250,16 @@ impl Actor {
         if frame.speaker != Speaker::Supervisor {
             Self::tap(&mut self.monitor, frame.frame, frame.speaker);
         }
+        let at = self.clock.heard();
+        if let Some(t) = &self.tape {
+            t.put(Channel::Heard, at, &frame.frame);
+        }
+        r.audio_first.get_or_insert(at);
+        // A voice's leading silence is not the line: it starts where it is heard.
+        if r.audio_start.is_none() && audible(&frame.frame) {
+            r.audio_start = Some(at);
+        }
+        r.audio_end = at + u64::from(crate::audio::FRAME_MS);
         let first = !r.started_playing;
         r.started_playing = true;
         let (turn, speaker, persona_id, lang) = (r.turn, r.speaker, r.persona, r.lang);
@@ -1175,6 +1279,8 @@ impl Actor {
                 turn,
                 persona: (speaker == Speaker::Agent).then_some(persona_id),
                 interrupted: false,
+                audio_start_ms: None,
+                audio_end_ms: None,
             });
         }
     }
@@ -1210,15 +1316,15 @@ impl Actor {
         if heard.is_empty() {
             return;
         }
-        self.emit(EventKind::Transcript {
-            speaker: r.speaker,
-            text: heard.clone(),
-            lang: r.lang,
-            is_final: true,
-            turn: r.turn,
-            persona: (r.speaker == Speaker::Agent).then_some(r.persona),
-            interrupted: false,
-        });
+        self.emit_line(
+            r.speaker,
+            heard.clone(),
+            r.lang,
+            r.turn,
+            (r.speaker == Speaker::Agent).then_some(r.persona),
+            false,
+            r.audio_start.or(r.audio_first).map(|a| (a, r.audio_end)),
+        );
         let line = match r.speaker {
             Speaker::Supervisor => format!("(supervisor) {heard}"),
             _ => heard,
@@ -1248,11 +1354,20 @@ impl Actor {
         if self.controller != Controller::Supervisor {
             return;
         }
-        let _ = self.out.try_send(OutboundFrame {
-            frame: f.frame,
-            turn: self.turns,
-            speaker: Speaker::Supervisor,
-        });
+        if self
+            .out
+            .try_send(OutboundFrame {
+                frame: f.frame,
+                turn: self.turns,
+                speaker: Speaker::Supervisor,
+            })
+            .is_ok()
+        {
+            let at = self.clock.heard();
+            if let Some(t) = &self.tape {
+                t.put(Channel::Heard, at, &f.frame);
+            }
+        }
     }
 
     // ---- commands ---------------------------------------------------------------------
@@ -1272,6 +1387,7 @@ impl Actor {
                     first_sentence_at: None,
                     first_audio_at: None,
                     stt_provider: None,
+                    audio: None,
                 };
                 self.on_customer_utterance(text, lang, timing);
             }
@@ -1506,6 +1622,114 @@ impl Actor {
             summary_provider,
         });
         self.publish_status();
+        if let Some(tape) = self.tape.take() {
+            let done = tape.finish(std::mem::take(&mut self.blanks));
+            let (events, recorder, call_id, started) = (
+                self.events.clone(),
+                self.recorder.clone(),
+                self.call_id.clone(),
+                self.started,
+            );
+            tokio::spawn(async move {
+                let kind = match done.await {
+                    Ok(Ok(f)) => EventKind::Recording {
+                        file: f.file,
+                        duration_ms: f.duration_ms,
+                        bytes: f.bytes,
+                        blanked_ms: f.blanked_ms,
+                    },
+                    Ok(Err(e)) => EventKind::Error {
+                        turn: None,
+                        stage: Stage::Audio,
+                        code: e.code().into(),
+                        message: e.to_string(),
+                        fallback: None,
+                    },
+                    Err(_) => return,
+                };
+                send_event(&events, recorder.as_ref(), &call_id, started, kind);
+            });
+        }
+    }
+}
+
+/// A frame this loud (RMS, about −40 dBFS) is heard.
+const AUDIBLE_RMS: f64 = 330.0;
+
+fn audible(f: &crate::audio::Frame) -> bool {
+    let sum: f64 = f.samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / f.samples.len() as f64).sqrt() > AUDIBLE_RMS
+}
+
+fn send_event(
+    events: &EventTx,
+    recorder: Option<&mpsc::UnboundedSender<CallEvent>>,
+    call_id: &str,
+    started: Instant,
+    kind: EventKind,
+) {
+    let ev = CallEvent {
+        call_id: call_id.to_string(),
+        t_ms: started.elapsed().as_millis() as u64,
+        kind,
+    };
+    if let Some(r) = recorder {
+        // The writer outlives calls; if it is gone the call still goes on.
+        let _ = r.send(ev.clone());
+    }
+    // No subscriber is fine: a call runs whether or not anyone watches.
+    let _ = events.send(ev);
+}
+
+/// The call's audio clock, in ms since the call started. The customer's line is a
+/// continuous stream of 20 ms frames, so it is counted, not timed: the turn
+/// detector's stream time maps onto it exactly. What the customer hears is placed
+/// at the clock's current time, never before the end of the previous frame.
+struct AudioClock {
+    started: Instant,
+    /// When the customer's first frame arrived.
+    first: Option<u64>,
+    customer_frames: u64,
+    heard_next: u64,
+}
+
+impl AudioClock {
+    fn new(started: Instant) -> Self {
+        AudioClock {
+            started,
+            first: None,
+            customer_frames: 0,
+            heard_next: 0,
+        }
+    }
+
+    /// Position of the next customer frame (and counts it).
+    fn customer(&mut self) -> u64 {
+        let first = *self
+            .first
+            .get_or_insert_with(|| self.started.elapsed().as_millis() as u64);
+        let at = first + self.customer_frames * u64::from(crate::audio::FRAME_MS);
+        self.customer_frames += 1;
+        at
+    }
+
+    /// A time of the customer's stream (ms since its first frame) on this clock.
+    fn customer_at(&self, stream_ms: u64) -> u64 {
+        self.first.unwrap_or(0) + stream_ms
+    }
+
+    fn now(&self) -> u64 {
+        match self.first {
+            Some(first) => first + self.customer_frames * u64::from(crate::audio::FRAME_MS),
+            None => self.started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Position of a frame the customer hears now.
+    fn heard(&mut self) -> u64 {
+        let at = self.heard_next.max(self.now());
+        self.heard_next = at + u64::from(crate::audio::FRAME_MS);
+        at
     }
 }
 

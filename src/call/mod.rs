@@ -59,6 +59,8 @@ pub struct CallConfig {
     /// Offer the language model the call's tools (open a ticket, look the
     /// customer up, hand the call over): for hosted models that call tools.
     pub tools: bool,
+    /// Record the call's audio (off unless the deployment opts in).
+    pub recording: Option<crate::replay::recording::RecordingConfig>,
 }
 
 impl Default for CallConfig {
@@ -77,6 +79,7 @@ impl Default for CallConfig {
             tts_timeout: Duration::from_secs(6),
             frame_lag: None,
             tools: false,
+            recording: None,
         }
     }
 }

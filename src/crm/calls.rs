@@ -9,12 +9,13 @@ use super::{
     NewCall, SupervisorActionRow, TurnRow,
 };
 
-const CALL_COLUMNS: &str =
+pub(super) const CALL_COLUMNS: &str =
     "id, customer_id, transport, room, started_at, ended_at, outcome, final_persona, summary, \
-     sentiment_avg, sentiment_min";
+     sentiment_avg, sentiment_min, recording, recording_ms, recording_bytes, recording_blanked_ms";
 const TURN_COLUMNS: &str =
     "call_id, idx, speaker, text, lang, sentiment_score, sentiment_label, persona, interrupted, \
-     eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, started_at, ended_at";
+     eou_ms, stt_ms, llm_first_token_ms, tts_first_audio_ms, total_ms, started_at, ended_at, \
+     audio_start_ms, audio_end_ms";
 
 /// Moves `last_interaction` forward to $2, never back (replays may come late).
 const TOUCH_CUSTOMER: &str =
@@ -126,7 +127,7 @@ impl CrmStore {
         check_opt("persona", t.persona.as_deref())?;
         let sql = format!(
             "INSERT INTO turns ({TURN_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (call_id, idx) DO NOTHING"
         );
         with_pool!(self, p => sqlx::query(&sql)
@@ -146,6 +147,8 @@ impl CrmStore {
             .bind(t.total_ms)
             .bind(t.started_at)
             .bind(t.ended_at)
+            .bind(t.audio_start_ms)
+            .bind(t.audio_end_ms)
             .execute(p)
             .await
             .map(|_| ())

@@ -26,6 +26,7 @@ mod calls;
 mod customers;
 mod error;
 mod phone;
+mod replay;
 mod search;
 mod store;
 mod tickets;
@@ -33,6 +34,10 @@ mod types;
 
 pub use error::{redact_url, CrmError};
 pub use phone::normalize_phone;
+pub use replay::{
+    Annotation, CallFilter, CallScore, NewAnnotation, PastCall, PersonaScore, RecordingRef,
+    StoredEvent, MAX_ANNOTATION_CHARS, MAX_SCORE,
+};
 pub use store::CrmStore;
 pub use types::{
     Backend, CallEnd, CallRow, Customer, CustomerContext, NewCall, NewCustomer, NewTicket,

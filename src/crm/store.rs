@@ -32,6 +32,7 @@ const PG_IDLE_CHECK: Duration = Duration::from_secs(5);
 // `sqlx::migrate!` embeds the SQL at compile time but does not make cargo rebuild
 // when a file changes; naming each file here does.
 const _: &str = include_str!("../../migrations/common/0001_crm_schema.sql");
+const _: &str = include_str!("../../migrations/common/0002_replay.sql");
 const _: &str = include_str!("../../migrations/sqlite/1001_turns_fts.sql");
 const _: &str = include_str!("../../migrations/postgres/2001_turns_fts.sql");
 

@@ -243,6 +243,20 @@ pub struct CallRow {
     pub summary: Option<String>,
     pub sentiment_avg: Option<f64>,
     pub sentiment_min: Option<f64>,
+    /// The recording's file name in the recordings folder, when the call was recorded
+    /// and the recording is still kept.
+    #[serde(default)]
+    pub recording: Option<String>,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub recording_ms: Option<i64>,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub recording_bytes: Option<i64>,
+    /// How much of the recording was blanked over card numbers and IBANs.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub recording_blanked_ms: Option<i64>,
 }
 
 /// One finished utterance of a call; `(call_id, idx)` identifies it.
@@ -268,6 +282,14 @@ pub struct TurnRow {
     pub started_at: i64,
     #[ts(type = "number")]
     pub ended_at: i64,
+    /// Where the line is in the call's audio (ms since the call started, the
+    /// recording's clock); None for typed lines.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub audio_start_ms: Option<i64>,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub audio_end_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ts_rs::TS)]

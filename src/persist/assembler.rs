@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crm::{CallEnd, NewCall, NewTicket, SupervisorActionRow, TurnRow};
+use crate::crm::{CallEnd, NewCall, NewTicket, StoredEvent, SupervisorActionRow, TurnRow};
 use crate::events::{CallEvent, EventKind, Speaker, TurnMetrics};
 
 /// One write to the CRM, as stored in the outbox.
@@ -18,6 +18,20 @@ pub enum WriteOp {
     SupervisorAction(SupervisorActionRow),
     Ticket(NewTicket),
     EndCall(CallEnd),
+    /// The call's events since the last write (final lines only, no partials).
+    Events(Vec<StoredEvent>),
+    /// The call's recording is stored.
+    Recording(RecordingRow),
+}
+
+/// Where a call's recording is, as the `recording` event tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingRow {
+    pub call_id: String,
+    pub file: String,
+    pub duration_ms: i64,
+    pub bytes: i64,
+    pub blanked_ms: i64,
 }
 
 impl WriteOp {
@@ -28,6 +42,8 @@ impl WriteOp {
             WriteOp::SupervisorAction(a) => Some(&a.call_id),
             WriteOp::Ticket(t) => t.call_id.as_deref(),
             WriteOp::EndCall(e) => Some(&e.id),
+            WriteOp::Events(e) => e.first().map(|e| e.call_id.as_str()),
+            WriteOp::Recording(r) => Some(&r.call_id),
         }
     }
 }
@@ -39,11 +55,17 @@ struct CallState {
     persona: String,
     pending_customer: Option<TurnRow>,
     metrics: HashMap<u32, TurnMetrics>,
+    /// Sequence number of the call's next stored event.
+    next_seq: i64,
+    /// Events not yet written (they go with the next write of the call).
+    events: Vec<StoredEvent>,
 }
 
 #[derive(Default)]
 pub struct Assembler {
     calls: HashMap<String, CallState>,
+    /// Events of a call that ended during the current `push`.
+    ended: HashMap<String, Vec<StoredEvent>>,
 }
 
 fn enum_str<T: Serialize>(v: &T) -> String {
@@ -64,7 +86,65 @@ impl Assembler {
     }
 
     pub fn push(&mut self, ev: &CallEvent) -> Vec<WriteOp> {
+        let mut ops = self.assemble(ev);
+        if let Some(call) = self.calls.get_mut(&ev.call_id) {
+            let partial = matches!(
+                ev.kind,
+                EventKind::Transcript {
+                    is_final: false,
+                    ..
+                }
+            );
+            if !partial {
+                if let Ok(body) = serde_json::to_string(ev) {
+                    call.events.push(StoredEvent {
+                        call_id: ev.call_id.clone(),
+                        seq: call.next_seq,
+                        t_ms: ev.t_ms as i64,
+                        kind: ev.kind.type_name().to_string(),
+                        body,
+                    });
+                    call.next_seq += 1;
+                }
+            }
+            // Events are written with the call's other writes, before them (the
+            // call row first when it is new): one transaction per turn, not per event.
+            if !ops.is_empty() && !call.events.is_empty() {
+                let batch = WriteOp::Events(std::mem::take(&mut call.events));
+                let at = usize::from(matches!(ops.first(), Some(WriteOp::StartCall(_))));
+                ops.insert(at, batch);
+            }
+        } else if let Some(events) = self.ended.remove(&ev.call_id) {
+            // The call just ended: its last events go before the end.
+            if !events.is_empty() {
+                let at = ops
+                    .iter()
+                    .position(|o| matches!(o, WriteOp::EndCall(_)))
+                    .unwrap_or(ops.len());
+                ops.insert(at, WriteOp::Events(events));
+            }
+        }
+        ops
+    }
+
+    fn assemble(&mut self, ev: &CallEvent) -> Vec<WriteOp> {
         let mut ops = Vec::new();
+        if let EventKind::Recording {
+            file,
+            duration_ms,
+            bytes,
+            blanked_ms,
+        } = &ev.kind
+        {
+            ops.push(WriteOp::Recording(RecordingRow {
+                call_id: ev.call_id.clone(),
+                file: file.clone(),
+                duration_ms: *duration_ms as i64,
+                bytes: *bytes as i64,
+                blanked_ms: *blanked_ms as i64,
+            }));
+            return ops;
+        }
         if let EventKind::CallStarted {
             customer,
             transport,
@@ -84,6 +164,8 @@ impl Assembler {
                     persona: persona.as_str().to_string(),
                     pending_customer: None,
                     metrics: HashMap::new(),
+                    next_seq: 0,
+                    events: Vec::new(),
                 },
             );
             ops.push(WriteOp::StartCall(NewCall {
@@ -108,6 +190,8 @@ impl Assembler {
                 turn,
                 persona,
                 interrupted,
+                audio_start_ms,
+                audio_end_ms,
             } => {
                 if let Some(p) = call.pending_customer.take() {
                     ops.push(WriteOp::Turn(p));
@@ -131,6 +215,8 @@ impl Assembler {
                     total_ms: None,
                     started_at: at,
                     ended_at: at,
+                    audio_start_ms: audio_start_ms.map(|v| v as i64),
+                    audio_end_ms: audio_end_ms.map(|v| v as i64),
                 };
                 match speaker {
                     Speaker::Customer => {
@@ -221,7 +307,20 @@ impl Assembler {
                     sentiment_avg: sentiment_avg.map(f64::from),
                     sentiment_min: sentiment_min.map(f64::from),
                 }));
-                self.calls.remove(&ev.call_id);
+                if let Some(mut state) = self.calls.remove(&ev.call_id) {
+                    // `push` adds this very event to the batch it writes before the end.
+                    let mut events = std::mem::take(&mut state.events);
+                    if let Ok(body) = serde_json::to_string(ev) {
+                        events.push(StoredEvent {
+                            call_id: ev.call_id.clone(),
+                            seq: state.next_seq,
+                            t_ms: ev.t_ms as i64,
+                            kind: ev.kind.type_name().to_string(),
+                            body,
+                        });
+                    }
+                    self.ended.insert(ev.call_id.clone(), events);
+                }
             }
             _ => {}
         }

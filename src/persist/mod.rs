@@ -12,7 +12,7 @@ mod assembler;
 mod outbox;
 mod writer;
 
-pub use assembler::{Assembler, WriteOp};
+pub use assembler::{Assembler, RecordingRow, WriteOp};
 pub use outbox::Outbox;
 pub use writer::{CrmWriter, FlushReport};
 

@@ -239,6 +239,12 @@ impl WriterTask {
             WriteOp::SupervisorAction(a) => self.store.record_supervisor_action(a).await,
             WriteOp::Ticket(t) => self.store.create_ticket(t).await.map(|_| ()),
             WriteOp::EndCall(e) => self.store.end_call(e).await,
+            WriteOp::Events(e) => self.store.insert_events(e).await,
+            WriteOp::Recording(r) => {
+                self.store
+                    .set_recording(&r.call_id, &r.file, r.duration_ms, r.bytes, r.blanked_ms)
+                    .await
+            }
         };
         match result {
             Ok(()) => Applied::Done,

@@ -231,6 +231,11 @@ pub async fn run_scenario(
         .call_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // A recorded call is over once its recording is stored (encoded after the end).
+    let mut recording_rx = config
+        .recording
+        .is_some()
+        .then(|| hub.event_sender().subscribe());
     let handle = hub.start_call(CallSetup {
         call_id: call_id.clone(),
         customer: scenario.customer.clone(),
@@ -350,6 +355,26 @@ pub async fn run_scenario(
     }
     let _ = handle.send(CallCommand::Hangup).await;
     handle.ended().await;
+    if let Some(rx) = recording_rx.as_mut() {
+        let _ = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.call_id == call_id => match &e.kind {
+                        crate::events::EventKind::Recording { .. } => return,
+                        crate::events::EventKind::Error { code, .. }
+                            if code.starts_with("recording_") =>
+                        {
+                            return
+                        }
+                        _ => {}
+                    },
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        })
+        .await;
+    }
     pacer.abort();
     drop(speech_tx);
     let by_turn = recorder.await.unwrap_or_default();

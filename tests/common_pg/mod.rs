@@ -11,6 +11,38 @@ use std::process::Command;
 
 use sqlx::{Connection, Executor, PgConnection};
 
+/// (Tests using it import `Backend` and `CrmStore`.)
+/// Defines `NAME::sqlite` and `NAME::postgres`, each running `body` on a fresh
+/// database of its kind with `$db` (the TestDb) and `$store` (a connected store).
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($name:ident, |$db:ident, $store:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $db = TestDb::sqlite();
+                let $store = CrmStore::connect($db.url()).await.expect("connect sqlite");
+                assert_eq!($store.backend(), Backend::Sqlite);
+                $body
+                $store.close().await;
+                $db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($db) = TestDb::postgres(concat!(stringify!($name), "::postgres")).await else { return };
+                let $store = CrmStore::connect($db.url()).await.expect("connect postgres");
+                assert_eq!($store.backend(), Backend::Postgres);
+                $body
+                $store.close().await;
+                $db.cleanup().await;
+            }
+        }
+    };
+}
+
 pub const PG_URL_VAR: &str = "SWITCHBOARD_TEST_PG_URL";
 pub const REQUIRE_PG_VAR: &str = "SWITCHBOARD_REQUIRE_PG";
 pub const PG_SCRIPT_VAR: &str = "SWITCHBOARD_PG_SCRIPT";

@@ -370,6 +370,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
         default_lang: config.default_lang,
         turn: config.turn.clone(),
         tools: config.tools_enabled(),
+        recording: config.replay.recording(),
         ..Default::default()
     };
     let plan = CallPlan {

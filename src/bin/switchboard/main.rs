@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod livekit;
+mod replay;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::call::CallConfig;
@@ -102,6 +103,63 @@ struct SimulateArgs {
 enum Command {
     /// Run one call from a scenario file; print every CallEvent as a JSON line.
     Simulate(SimulateArgs),
+    /// Write a past call out: JSON Lines of its events, a Markdown transcript, or
+    /// WebVTT captions for its recording.
+    Export {
+        call_id: String,
+        /// json, md or vtt.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<String>,
+    },
+    /// Search call history; matching calls as JSON Lines, newest first.
+    Calls {
+        /// Part of the customer's name or phone, or their id.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Words said in the call (Arabic or English).
+        #[arg(long)]
+        keyword: Option<String>,
+        /// Calls whose sentiment fell below this (e.g. -0.5).
+        #[arg(long, allow_hyphen_values = true)]
+        sentiment_below: Option<f64>,
+        /// reception, sales or support.
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only calls a supervisor acted in.
+        #[arg(long)]
+        intervened: bool,
+        /// Only recorded calls.
+        #[arg(long)]
+        recorded: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        db: Option<String>,
+    },
+    /// Call recordings: retention sweep, crash recovery.
+    Recordings {
+        #[command(subcommand)]
+        action: replay::RecordingsAction,
+        #[arg(long, global = true)]
+        db: Option<String>,
+    },
+    /// Re-run a past call's customer turns through today's pipeline and print
+    /// the old and new answers side by side (JSON).
+    Rerun {
+        call_id: String,
+        /// Run this many times faster than real time.
+        #[arg(long, default_value_t = 4.0)]
+        speed: f64,
+        #[arg(long)]
+        db: Option<String>,
+    },
     /// Score the sentiment of a text: {"label", "score", "lang"}.
     Sentiment {
         #[arg(long, default_value = "auto")]
@@ -285,6 +343,40 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
         Command::Simulate(args) => simulate(config, args).await,
+        Command::Export {
+            call_id,
+            format,
+            out,
+            db,
+        } => replay::export_call(&config, &call_id, &format, out, db).await,
+        Command::Calls {
+            customer,
+            keyword,
+            sentiment_below,
+            persona,
+            outcome,
+            intervened,
+            recorded,
+            limit,
+            db,
+        } => {
+            let filter = switchboard::crm::CallFilter {
+                customer,
+                keyword,
+                sentiment_below,
+                persona,
+                outcome,
+                intervened: intervened.then_some(true),
+                recorded: recorded.then_some(true),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            replay::find_calls(&config, filter, db).await
+        }
+        Command::Recordings { action, db } => replay::recordings(&config, action, db).await,
+        Command::Rerun { call_id, speed, db } => {
+            replay::rerun_call(&config, &call_id, speed, db).await
+        }
         Command::Sentiment { lang, text } => {
             let hint = LangHint::parse(&lang).ok_or_else(|| {
                 Failure::Input(format!("--lang must be ar, en or auto, not {lang:?}"))
@@ -735,6 +827,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         turn: config.turn.clone(),
         greet: !no_greeting,
         tools: config.tools_enabled(),
+        recording: config.replay.recording(),
         ..Default::default()
     };
     let hub = LocalHub::new(4096);

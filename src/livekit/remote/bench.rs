@@ -53,6 +53,8 @@ fn line(turn: u32) -> CallEvent {
             turn,
             persona: None,
             interrupted: false,
+            audio_start_ms: None,
+            audio_end_ms: None,
         },
     }
 }

@@ -291,6 +291,8 @@ mod tests {
                     lang: crate::lang::Lang::Ar,
                     persona: None,
                     interrupted: false,
+                    audio_start_ms: None,
+                    audio_end_ms: None,
                 },
             },
         }

@@ -28,7 +28,12 @@ persona?: PersonaId | null,
 /**
  * Agent lines cut short by the customer: `text` holds only what was played.
  */
-interrupted?: boolean, } | { "type": "sentiment", turn: number, score: number, label: SentimentLabel, 
+interrupted?: boolean, 
+/**
+ * Where a final spoken line is in the call's audio: ms since the call
+ * started, on the recording's clock (absent for typed lines and partials).
+ */
+audio_start_ms?: number, audio_end_ms?: number, } | { "type": "sentiment", turn: number, score: number, label: SentimentLabel, 
 /**
  * Smoothed sentiment of the call so far.
  */
@@ -61,4 +66,12 @@ fallback?: string | null, } | { "type": "call_ended", reason: EndReason, turns: 
 /**
  * Who wrote the summary: the LLM's provider name, or "extractive".
  */
-summary_provider: string, });
+summary_provider: string, } | { "type": "recording", 
+/**
+ * File name in the recordings folder.
+ */
+file: string, duration_ms: number, bytes: number, 
+/**
+ * Audio blanked over card numbers and IBANs.
+ */
+blanked_ms: number, });

@@ -3,4 +3,9 @@
 /**
  * One finished utterance of a call; `(call_id, idx)` identifies it.
  */
-export type TurnRow = { call_id: string, idx: number, speaker: string, text: string, lang: string, sentiment_score: number | null, sentiment_label: string | null, persona: string | null, interrupted: boolean, eou_ms: number | null, stt_ms: number | null, llm_first_token_ms: number | null, tts_first_audio_ms: number | null, total_ms: number | null, started_at: number, ended_at: number, };
+export type TurnRow = { call_id: string, idx: number, speaker: string, text: string, lang: string, sentiment_score: number | null, sentiment_label: string | null, persona: string | null, interrupted: boolean, eou_ms: number | null, stt_ms: number | null, llm_first_token_ms: number | null, tts_first_audio_ms: number | null, total_ms: number | null, started_at: number, ended_at: number, 
+/**
+ * Where the line is in the call's audio (ms since the call started, the
+ * recording's clock); None for typed lines.
+ */
+audio_start_ms: number | null, audio_end_ms: number | null, };

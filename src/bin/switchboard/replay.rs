@@ -1,0 +1,227 @@
+//! `switchboard export | calls | recordings | rerun`: past calls from the CLI.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use switchboard::config::Config;
+use switchboard::crm::{CallFilter, CrmError, CrmStore};
+use switchboard::replay::export::{export, Format};
+use switchboard::replay::{load_replay, recording, rerun, retention};
+
+use crate::Failure;
+
+#[derive(Subcommand)]
+pub enum RecordingsAction {
+    /// Delete recordings older than the retention period now (the console and
+    /// `switchboard agent` also do it hourly).
+    Sweep,
+    /// Encode recordings a crash left unfinished.
+    Recover,
+}
+
+async fn store(config: &Config, db: Option<String>) -> Result<CrmStore, Failure> {
+    let url = db
+        .or_else(|| config.crm.url.clone())
+        .unwrap_or_else(CrmStore::default_sqlite_url);
+    if url == "none" {
+        return Err(Failure::Input(
+            "past calls need a CRM database (--db)".into(),
+        ));
+    }
+    CrmStore::connect(&url).await.map_err(crm_failure)
+}
+
+fn crm_failure(e: CrmError) -> Failure {
+    match e {
+        CrmError::InvalidInput(_) | CrmError::NotFound { .. } | CrmError::InvalidPhone { .. } => {
+            Failure::Input(e.to_string())
+        }
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+/// `switchboard export CALL_ID --format json|md|vtt [--out FILE]`
+pub async fn export_call(
+    config: &Config,
+    call_id: &str,
+    format: &str,
+    out: Option<PathBuf>,
+    db: Option<String>,
+) -> Result<(), Failure> {
+    let format = Format::parse(format).ok_or_else(|| {
+        Failure::Input(format!("--format must be json, md or vtt, not {format:?}"))
+    })?;
+    let store = store(config, db).await?;
+    let replay = load_replay(&store, call_id).await.map_err(crm_failure)?;
+    let text = export(&replay, format);
+    match out {
+        Some(path) => std::fs::write(&path, text)
+            .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// `switchboard calls [filters]`: matching past calls as JSON Lines, newest first.
+pub async fn find_calls(
+    config: &Config,
+    filter: CallFilter,
+    db: Option<String>,
+) -> Result<(), Failure> {
+    let store = store(config, db).await?;
+    for c in store.find_calls(&filter).await.map_err(crm_failure)? {
+        if let Ok(line) = serde_json::to_string(&c) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn recordings(
+    config: &Config,
+    action: RecordingsAction,
+    db: Option<String>,
+) -> Result<(), Failure> {
+    let store = store(config, db).await?;
+    let dir = config.replay.dir();
+    match action {
+        RecordingsAction::Sweep => {
+            let s = retention::sweep(&store, &dir, config.replay.retention_days, now_ms())
+                .await
+                .map_err(crm_failure)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "deleted": s.deleted,
+                    "missing": s.missing,
+                    "failed": s.failed.iter().map(|(c, e)| serde_json::json!({"call_id": c, "error": e})).collect::<Vec<_>>(),
+                    "retention_days": config.replay.retention_days,
+                })
+            );
+        }
+        RecordingsAction::Recover => {
+            for (call_id, result) in recover(&store, &dir).await {
+                let line = match result {
+                    Ok(f) => {
+                        serde_json::json!({"call_id": call_id, "file": f.file, "duration_ms": f.duration_ms})
+                    }
+                    Err(e) => serde_json::json!({"call_id": call_id, "error": e}),
+                };
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encodes recordings a crash left behind, blanking card numbers from the stored
+/// lines, and points their calls at them.
+pub async fn recover(
+    store: &CrmStore,
+    dir: &std::path::Path,
+) -> Vec<(String, Result<recording::Finished, String>)> {
+    let mut blanks = std::collections::HashMap::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(stem) = name.strip_suffix(".pcm.part") {
+                if let Ok(turns) = store.turns_of_call(stem).await {
+                    let spans: Vec<(u64, u64)> = turns
+                        .iter()
+                        .filter_map(|t| {
+                            let (a, z) = (t.audio_start_ms?, t.audio_end_ms?);
+                            // Stored text is masked: blank the line's masked part.
+                            t.text
+                                .contains(switchboard::redact::MASK)
+                                .then_some((a.max(0) as u64, z.max(a).max(0) as u64))
+                        })
+                        .collect();
+                    blanks.insert(stem.to_string(), spans);
+                }
+            }
+        }
+    }
+    let done = tokio::task::spawn_blocking({
+        let dir = dir.to_path_buf();
+        move || recording::recover(&dir, |stem| blanks.get(stem).cloned().unwrap_or_default())
+    })
+    .await
+    .unwrap_or_default();
+    let mut out = Vec::new();
+    for (call_id, r) in done {
+        match r {
+            Ok(f) => {
+                let _ = store
+                    .set_recording(
+                        &call_id,
+                        &f.file,
+                        f.duration_ms as i64,
+                        f.bytes as i64,
+                        f.blanked_ms as i64,
+                    )
+                    .await;
+                out.push((call_id, Ok(f)));
+            }
+            Err(e) => out.push((call_id, Err(e.to_string()))),
+        }
+    }
+    out
+}
+
+/// `switchboard rerun CALL_ID`: the call's customer turns through today's
+/// pipeline; old and new answers as one JSON object.
+pub async fn rerun_call(
+    config: &Config,
+    call_id: &str,
+    speed: f64,
+    db: Option<String>,
+) -> Result<(), Failure> {
+    let store = store(config, db).await?;
+    let replay = load_replay(&store, call_id).await.map_err(crm_failure)?;
+    let decoded = match &replay.call.recording {
+        Some(f) => {
+            let path = config.replay.dir().join(f);
+            match tokio::task::spawn_blocking(move || recording::read(&path)).await {
+                Ok(Ok(d)) => Some(d),
+                Ok(Err(e)) => {
+                    eprintln!("warning: {e}; re-running from the transcript");
+                    None
+                }
+                Err(_) => None,
+            }
+        }
+        None => None,
+    };
+    let mut providers = config.providers();
+    if decoded.is_some() {
+        providers.stt = config.speech_to_text();
+    }
+    let call_config = switchboard::call::CallConfig {
+        default_lang: config.default_lang,
+        turn: config.turn.clone(),
+        tools: config.tools_enabled(),
+        ..Default::default()
+    };
+    let work = std::env::temp_dir().join(format!("switchboard-rerun-{}", uuid::Uuid::new_v4()));
+    let r = rerun::rerun(
+        &replay,
+        decoded.as_ref(),
+        providers,
+        call_config,
+        speed,
+        &work,
+    )
+    .await
+    .map_err(|e| Failure::Other(e.to_string()))?;
+    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
