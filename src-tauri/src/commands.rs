@@ -73,6 +73,7 @@ pub(crate) async fn call_setup(
         default_lang: call_config.default_lang,
         turn: call_config.turn.clone(),
         tools: call_config.tools_enabled(),
+        recording: call_config.replay.recording(),
         ..Default::default()
     };
     let providers = tauri::async_runtime::spawn_blocking(move || {

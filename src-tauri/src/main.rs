@@ -7,6 +7,7 @@
 mod audio;
 mod commands;
 mod livekit;
+mod replay;
 mod scenarios;
 mod settings;
 mod state;
@@ -19,6 +20,10 @@ fn main() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
+        .register_asynchronous_uri_scheme_protocol(replay::SCHEME, |_ctx, request, responder| {
+            // Reading a decoded recording off the UI thread.
+            std::thread::spawn(move || responder.respond(replay::serve(request)));
+        })
         .setup(|app| {
             let state = tauri::async_runtime::block_on(state::AppState::start())?;
             let saved = settings::load(app.handle(), state.current_settings());
@@ -41,6 +46,7 @@ fn main() {
                     }
                 }
             });
+            replay::start_retention(&state);
             app.manage(state);
             app.manage(switchboard::transport::AudioDesk::new());
             app.manage(livekit::RoomListening::default());
@@ -74,6 +80,16 @@ fn main() {
             settings::delete_secret,
             settings::notify,
             settings::model_status,
+            replay::replay_settings,
+            replay::find_calls,
+            replay::load_replay,
+            replay::recording_url,
+            replay::add_annotation,
+            replay::delete_annotation,
+            replay::set_score,
+            replay::scores_by_persona,
+            replay::export_call,
+            replay::rerun_call,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {

@@ -95,8 +95,17 @@ fn is_marker(kind: &EventKind) -> bool {
     )
 }
 
-/// Loads a past call. `NotFound` when there is no such call.
+/// Loads a past call. `NotFound` when there is no such call. The waveform is
+/// read from beside the recording in `recordings` when given.
 pub async fn load_replay(store: &CrmStore, call_id: &str) -> Result<CallReplay, CrmError> {
+    load_replay_in(store, call_id, None).await
+}
+
+pub async fn load_replay_in(
+    store: &CrmStore,
+    call_id: &str,
+    recordings: Option<&std::path::Path>,
+) -> Result<CallReplay, CrmError> {
     let call = store.past_call(call_id).await?.ok_or(CrmError::NotFound {
         what: "call",
         id: call_id.to_string(),
@@ -139,6 +148,11 @@ pub async fn load_replay(store: &CrmStore, call_id: &str) -> Result<CallReplay, 
     .into_iter()
     .max()
     .unwrap_or(0);
+    let waveform = match (recordings, call.recording.as_deref()) {
+        (Some(dir), Some(file)) => super::recording::read_peaks(dir, file)
+            .map(|(customer, heard)| Waveform { customer, heard }),
+        _ => None,
+    };
     Ok(CallReplay {
         call,
         lines,
@@ -147,7 +161,7 @@ pub async fn load_replay(store: &CrmStore, call_id: &str) -> Result<CallReplay, 
         annotations,
         scores,
         duration_ms,
-        waveform: None,
+        waveform,
         unreadable_events: unreadable,
         events,
     })

@@ -2,6 +2,7 @@
 //! persona changes and supervisor actions on one timeline), exports, retention and
 //! re-running a call through today's pipeline.
 
+pub mod bench;
 pub mod export;
 mod load;
 pub mod recording;
@@ -9,7 +10,8 @@ pub mod rerun;
 pub mod retention;
 
 pub use load::{
-    load_replay, CallReplay, LineLatency, ReplayLine, ReplayMarker, SentimentPoint, Waveform,
+    load_replay, load_replay_in, CallReplay, LineLatency, ReplayLine, ReplayMarker, SentimentPoint,
+    Waveform,
 };
 
 /// Extra audio blanked on each side of a masked number: a line's words are not

@@ -29,6 +29,19 @@ const SETTLE_MS: u64 = 2_000;
 const MAX_MS: u64 = 6 * 3600 * 1000;
 const RAW_SUFFIX: &str = ".pcm.part";
 const FLAC_SUFFIX: &str = ".flac";
+/// Columns of the waveform kept beside each recording (drawn by the replay view).
+pub const PEAK_COLUMNS: usize = 1200;
+
+/// The waveform kept beside a recording.
+pub fn peaks_path(dir: &Path, file: &str) -> PathBuf {
+    dir.join(format!("{file}.peaks.json"))
+}
+
+/// The waveform of a recording (customer, heard), if it was kept.
+pub fn read_peaks(dir: &Path, file: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let text = fs::read_to_string(peaks_path(dir, file)).ok()?;
+    serde_json::from_str(&text).ok()
+}
 
 /// Whether and where calls are recorded (off unless the deployment opts in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +292,9 @@ fn encode(
         let mut samples: Vec<i32> = Vec::with_capacity(2 * SAMPLE_RATE as usize);
         let mut pos = 0u64;
         let mut left = frames * 4;
+        let per_column = (frames / PEAK_COLUMNS as u64).max(1);
+        let mut peaks: (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+        let mut column = (0u16, 0u16);
         while left > 0 {
             let take = (left as usize).min(chunk.len());
             input
@@ -294,14 +310,29 @@ fn encode(
                     samples.push(0);
                     samples.push(0);
                 } else {
-                    samples.push(i32::from(i16::from_le_bytes([b[0], b[1]])));
-                    samples.push(i32::from(i16::from_le_bytes([b[2], b[3]])));
+                    let (c, h) = (
+                        i16::from_le_bytes([b[0], b[1]]),
+                        i16::from_le_bytes([b[2], b[3]]),
+                    );
+                    column.0 = column.0.max(c.unsigned_abs());
+                    column.1 = column.1.max(h.unsigned_abs());
+                    samples.push(i32::from(c));
+                    samples.push(i32::from(h));
+                }
+                if (pos + i as u64 + 1) % per_column == 0 {
+                    peaks.0.push((u32::from(column.0) * 255 / 32768) as u8);
+                    peaks.1.push((u32::from(column.1) * 255 / 32768) as u8);
+                    column = (0, 0);
                 }
             }
             pos += (take / 4) as u64;
             writer.write(&samples).map_err(|e| write_err(&part, e))?;
         }
         writer.finalize().map_err(|e| write_err(&part, e))?;
+        // The waveform is a convenience: a recording is kept without it.
+        if let Ok(json) = serde_json::to_string(&peaks) {
+            let _ = fs::write(peaks_path(dir, &file_name), json);
+        }
     }
     File::open(&part)
         .and_then(|f| f.sync_all())
@@ -374,24 +405,6 @@ pub fn recover(
     out
 }
 
-/// Peaks of each channel in `buckets` slices (0..=255), for drawing a waveform.
-pub fn peaks(d: &Decoded, buckets: usize) -> (Vec<u8>, Vec<u8>) {
-    fn of(s: &[i16], buckets: usize) -> Vec<u8> {
-        if s.is_empty() || buckets == 0 {
-            return vec![0; buckets];
-        }
-        (0..buckets)
-            .map(|b| {
-                let a = b * s.len() / buckets;
-                let z = ((b + 1) * s.len() / buckets).max(a + 1).min(s.len());
-                let peak = s[a..z].iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
-                ((u32::from(peak) * 255) / 32768) as u8
-            })
-            .collect()
-    }
-    (of(&d.customer, buckets), of(&d.heard, buckets))
-}
-
 /// A stereo 16-bit WAV of a recording (what the console's audio player plays).
 pub fn write_wav(d: &Decoded, path: &Path) -> Result<(), RecordingError> {
     let spec = hound::WavSpec {
@@ -452,6 +465,11 @@ mod tests {
         assert_eq!(d.customer[2000 * 16], 0, "blanked");
         assert_eq!(d.customer[2499 * 16], 0, "blanked");
         assert_eq!(d.customer[2500 * 16], 1000);
+        let (cust, heard) = read_peaks(&dir, &done.file).unwrap();
+        assert_eq!((cust.len(), heard.len()), (PEAK_COLUMNS, PEAK_COLUMNS));
+        assert_eq!(cust[0], 7, "1000/32768 of full scale");
+        assert_eq!(cust[900], 0, "blanked at 2.25 s");
+        assert_eq!((heard[300], heard[500]), (0, 15));
         // Compressed: far smaller than the 192 kB of raw PCM.
         assert!(done.bytes < 20_000, "{} bytes", done.bytes);
         let _ = fs::remove_dir_all(dir);

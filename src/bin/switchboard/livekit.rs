@@ -360,6 +360,12 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
                     Some(hub.event_sender()),
                 )
                 .map_err(|e| Failure::Other(e.to_string()))?;
+                if config.replay.record {
+                    switchboard::replay::retention::spawn_keeper(
+                        store.clone(),
+                        config.replay.clone(),
+                    );
+                }
                 crm = Some(store);
                 writer = Some(w);
             }

@@ -160,6 +160,20 @@ enum Command {
         #[arg(long)]
         db: Option<String>,
     },
+    /// Measure opening a long call's replay, and encoding and decoding its
+    /// recording.
+    BenchReplay {
+        /// Customer turns in the call (each answered: twice as many lines).
+        #[arg(long, default_value_t = 600)]
+        turns: u32,
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// A database to measure on (default: a fresh SQLite file).
+        #[arg(long)]
+        db: Option<String>,
+    },
     /// Score the sentiment of a text: {"label", "score", "lang"}.
     Sentiment {
         #[arg(long, default_value = "auto")]
@@ -372,6 +386,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 ..Default::default()
             };
             replay::find_calls(&config, filter, db).await
+        }
+        Command::BenchReplay {
+            turns,
+            minutes,
+            runs,
+            db,
+        } => {
+            let work = std::env::temp_dir()
+                .join(format!("switchboard-bench-replay-{}", std::process::id()));
+            std::fs::create_dir_all(&work).map_err(|e| Failure::Other(e.to_string()))?;
+            let url =
+                db.unwrap_or_else(|| format!("sqlite://{}", work.join("crm.sqlite3").display()));
+            let store = CrmStore::connect(&url)
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            let report = switchboard::replay::bench::run(&store, &work, turns, minutes, runs).await;
+            let _ = std::fs::remove_dir_all(&work);
+            println!("{}", report.map_err(Failure::Other)?);
+            Ok(())
         }
         Command::Recordings { action, db } => replay::recordings(&config, action, db).await,
         Command::Rerun { call_id, speed, db } => {

@@ -102,7 +102,7 @@ pub async fn recordings(
             );
         }
         RecordingsAction::Recover => {
-            for (call_id, result) in recover(&store, &dir).await {
+            for (call_id, result) in retention::recover(&store, &dir).await {
                 let line = match result {
                     Ok(f) => {
                         serde_json::json!({"call_id": call_id, "file": f.file, "duration_ms": f.duration_ms})
@@ -114,60 +114,6 @@ pub async fn recordings(
         }
     }
     Ok(())
-}
-
-/// Encodes recordings a crash left behind, blanking card numbers from the stored
-/// lines, and points their calls at them.
-pub async fn recover(
-    store: &CrmStore,
-    dir: &std::path::Path,
-) -> Vec<(String, Result<recording::Finished, String>)> {
-    let mut blanks = std::collections::HashMap::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if let Some(stem) = name.strip_suffix(".pcm.part") {
-                if let Ok(turns) = store.turns_of_call(stem).await {
-                    let spans: Vec<(u64, u64)> = turns
-                        .iter()
-                        .filter_map(|t| {
-                            let (a, z) = (t.audio_start_ms?, t.audio_end_ms?);
-                            // Stored text is masked: blank the line's masked part.
-                            t.text
-                                .contains(switchboard::redact::MASK)
-                                .then_some((a.max(0) as u64, z.max(a).max(0) as u64))
-                        })
-                        .collect();
-                    blanks.insert(stem.to_string(), spans);
-                }
-            }
-        }
-    }
-    let done = tokio::task::spawn_blocking({
-        let dir = dir.to_path_buf();
-        move || recording::recover(&dir, |stem| blanks.get(stem).cloned().unwrap_or_default())
-    })
-    .await
-    .unwrap_or_default();
-    let mut out = Vec::new();
-    for (call_id, r) in done {
-        match r {
-            Ok(f) => {
-                let _ = store
-                    .set_recording(
-                        &call_id,
-                        &f.file,
-                        f.duration_ms as i64,
-                        f.bytes as i64,
-                        f.blanked_ms as i64,
-                    )
-                    .await;
-                out.push((call_id, Ok(f)));
-            }
-            Err(e) => out.push((call_id, Err(e.to_string()))),
-        }
-    }
-    out
 }
 
 /// `switchboard rerun CALL_ID`: the call's customer turns through today's
