@@ -13,6 +13,9 @@ APT_PACKAGES+=(cmake clang libclang-dev)
 # Desktop console (Tauri 2 on Linux): WebKitGTK and friends; ALSA for audio devices.
 APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
   libayatana-appindicator3-dev libxdo-dev libasound2-dev file)
+# The replay view's audio player: WebKitGTK plays media through GStreamer (WAV
+# parsing is in plugins-good, PulseAudio output too).
+APT_PACKAGES+=(gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 # API keys in the OS keyring: libdbus to build the Secret Service client; a session bus,
 # GNOME Keyring and secret-tool for the keyring tests (scripts/keyring.sh).
 APT_PACKAGES+=(libdbus-1-dev dbus gnome-keyring libsecret-tools)

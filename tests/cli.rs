@@ -339,3 +339,161 @@ fn config_file_sets_the_silence_hold_and_transcript_goes_to_stderr() {
         "bad.json",
     );
 }
+
+#[test]
+fn a_recorded_call_is_found_exported_swept_and_rerun_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(
+        dir.path(),
+        "s.json",
+        r#"{"customer":{"phone":"+963944000222","name":"Omar"},"lang":"auto","turns":[
+            {"say":"My router is broken since yesterday, this is terrible"},
+            {"say":"بدي أدفع ببطاقتي ٤١١١ ١١١١ ١١١١ ١١١١"}]}"#,
+    );
+    let db = format!("sqlite://{}", dir.path().join("crm.sqlite3").display());
+    let recordings = dir.path().join("recordings");
+    let env = |c: &mut Command| {
+        c.env("SWITCHBOARD_RECORD", "1")
+            .env("SWITCHBOARD_RECORDINGS_DIR", &recordings)
+            .env("XDG_DATA_HOME", dir.path());
+    };
+    let mut sim = bin();
+    env(&mut sim);
+    let out = sim
+        .args([
+            "simulate",
+            scenario.to_str().unwrap(),
+            "--stt",
+            "script",
+            "--speed",
+            "4",
+            "--db",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out);
+    let call_id = events[0]["call_id"].as_str().unwrap().to_string();
+    let rec = events
+        .iter()
+        .find(|e| e["type"] == "recording")
+        .expect("a recording event after the end");
+    assert!(rec["duration_ms"].as_u64().unwrap() > 3000, "{rec}");
+    assert!(
+        rec["blanked_ms"].as_u64().unwrap() > 0,
+        "the card number is blanked: {rec}"
+    );
+    assert!(recordings.join(rec["file"].as_str().unwrap()).exists());
+
+    // History search: the negative English call is found by a word and by its
+    // sentiment; a word never said finds nothing.
+    let calls = |args: &[&str]| {
+        let mut c = bin();
+        env(&mut c);
+        let out = c
+            .arg("calls")
+            .args(args)
+            .args(["--db", &db])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines(&out)
+    };
+    let found = calls(&["--keyword", "router", "--recorded"]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], call_id.as_str());
+    assert_eq!(found[0]["customer_name"], "Omar");
+    assert_eq!(calls(&["--sentiment-below", "-0.2"]).len(), 1);
+    assert!(calls(&["--keyword", "zebra"]).is_empty());
+
+    // Exports.
+    let export = |format: &str| {
+        let mut c = bin();
+        env(&mut c);
+        c.args(["export", &call_id, "--format", format, "--db", &db])
+            .output()
+            .unwrap()
+    };
+    let vtt = export("vtt");
+    assert!(vtt.status.success());
+    let vtt = String::from_utf8(vtt.stdout).unwrap();
+    let cues = webvtt_parser::Vtt::parse(&vtt)
+        .expect("WebVTT parses")
+        .cues
+        .len();
+    assert!(cues >= 4, "{vtt}");
+    assert!(
+        vtt.contains("<v Customer>بدي أدفع ببطاقتي •••• •••• •••• ••••"),
+        "{vtt}"
+    );
+    let json = export("json");
+    let json = String::from_utf8(json.stdout).unwrap();
+    assert!(json.lines().count() > 8);
+    assert!(!json.contains("١١١١"));
+    let md = String::from_utf8(export("md").stdout).unwrap();
+    assert!(md.starts_with("# Call "), "{md}");
+    assert_input_error(&export("pdf"), "--format");
+    let mut missing = bin();
+    env(&mut missing);
+    let out = missing
+        .args(["export", "no-such-call", "--db", &db])
+        .output()
+        .unwrap();
+    assert_input_error(&out, "no-such-call");
+
+    // Re-run with no recognizer installed (an empty models folder): the stored
+    // lines are typed in; old and new answers side by side. (From the recorded
+    // audio through local Whisper: tests/whisper_stt.rs.)
+    let mut rerun = bin();
+    env(&mut rerun);
+    let out = rerun
+        .args(["rerun", &call_id, "--speed", "10", "--db", &db])
+        .env("SWITCHBOARD_MODELS_DIR", dir.path().join("no-models"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["call_id"], call_id.as_str());
+    assert_eq!(r["from_audio"], false);
+    let turns = r["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2, "{r}");
+    for t in turns {
+        assert!(
+            t["old_reply"].as_str().is_some_and(|s| !s.is_empty()),
+            "{t}"
+        );
+        assert!(
+            t["new_reply"].as_str().is_some_and(|s| !s.is_empty()),
+            "{t}"
+        );
+    }
+
+    // Retention: with 0 days nothing goes; the recording stays.
+    let mut sweep = bin();
+    env(&mut sweep);
+    let out = sweep
+        .args(["recordings", "sweep", "--db", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = lines(&out);
+    assert_eq!(s[0]["deleted"].as_array().unwrap().len(), 0);
+    assert_eq!(s[0]["retention_days"], 90);
+}

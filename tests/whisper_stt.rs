@@ -542,3 +542,100 @@ async fn a_call_whose_cloud_recognizer_is_down_is_heard_by_local_whisper_and_ans
         r.dump()
     );
 }
+
+/// Re-running a recorded call from its audio: the customer's recorded words, cut
+/// from the recording at their lines' times, are heard again by local Whisper and
+/// answered by today's pipeline, next to the old answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_call_is_rerun_from_its_audio_through_local_whisper() {
+    let _decoding = DECODING.lock().await;
+    if !models_installed("rerun", &[WhisperSize::Base]) || !espeak_installed("rerun") {
+        return;
+    }
+    use switchboard::call::CallConfig;
+    use switchboard::crm::CrmStore;
+    use switchboard::hub::LocalHub;
+    use switchboard::persist::CrmWriter;
+    use switchboard::replay::recording::{self, RecordingConfig};
+    use switchboard::replay::{load_replay, rerun::rerun};
+    use switchboard::scenario::Scenario;
+    use switchboard::transport::{run_scenario, SimOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = CrmStore::connect(&format!(
+        "sqlite://{}",
+        tmp.path().join("crm.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    let writer = CrmWriter::spawn(store.clone(), &tmp.path().join("outbox.jsonl"), None).unwrap();
+    let said = [
+        "How much does the premium internet plan cost per month?",
+        "I was charged twice for the same subscription this month.",
+    ];
+    let scenario = Scenario::parse(
+        &serde_json::json!({"lang": "en", "turns": [{"say": said[0]}, {"say": said[1]}]})
+            .to_string(),
+        Path::new("."),
+    )
+    .unwrap();
+    let dir = tmp.path().join("recordings");
+    let config = CallConfig {
+        recording: Some(RecordingConfig {
+            dir: dir.clone(),
+            redact_audio: true,
+        }),
+        ..Default::default()
+    };
+    let opts = SimOptions {
+        stt: SttMode::Script,
+        speed: 2.0,
+        customer_tts: Some(espeak()),
+        record: Some(writer.recorder()),
+        ..Default::default()
+    };
+    let hub = LocalHub::new(1 << 14);
+    let report = run_scenario(
+        &hub,
+        &scenario,
+        providers(None, fast_fake_tts()),
+        config,
+        opts,
+    )
+    .await
+    .unwrap();
+    writer.flush(Duration::from_secs(20)).await.unwrap();
+    let replay = load_replay(&store, &report.call_id).await.unwrap();
+    let decoded = recording::read(&dir.join(replay.call.recording.as_ref().unwrap())).unwrap();
+
+    let mut p = providers(None, fast_fake_tts());
+    p.stt = Some(Arc::new(WhisperSpeechToText::new(base())));
+    let r = rerun(
+        &replay,
+        Some(&decoded),
+        p,
+        CallConfig::default(),
+        1.0,
+        &tmp.path().join("work"),
+    )
+    .await
+    .unwrap();
+    assert!(r.from_audio);
+    assert_eq!(r.turns.len(), 2, "{r:?}");
+    for (t, said) in r.turns.iter().zip(said) {
+        let heard = t.heard_now.as_deref().unwrap_or_default();
+        let (e, n) = word_errors(said, heard);
+        assert!(e * 5 <= n, "{e}/{n}: {heard:?}");
+        assert!(
+            t.old_reply.as_deref().is_some_and(|s| !s.is_empty()),
+            "{t:?}"
+        );
+        assert!(
+            t.new_reply.as_deref().is_some_and(|s| !s.is_empty()),
+            "{t:?}"
+        );
+        assert!(t.new_response_ms.is_some(), "{t:?}");
+    }
+    // Pricing goes to sales, a double charge to support, then as now.
+    assert_eq!(r.turns[0].new_persona, r.turns[0].old_persona);
+}

@@ -67,7 +67,10 @@ pub async fn rerun(
         .filter(|l| l.speaker == Speaker::Customer && !l.text.trim().is_empty())
         .collect();
     let from_audio = recording.is_some()
-        && providers.stt.is_some()
+        && providers
+            .stt
+            .as_ref()
+            .is_some_and(|s| s.unavailable().is_none())
         && customer_lines.iter().all(|l| l.from_audio);
     let mut turns = Vec::with_capacity(customer_lines.len());
     if from_audio {

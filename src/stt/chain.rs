@@ -44,6 +44,12 @@ impl SpeechToText for SttChain {
             .then(|| "every recognizer is skipped for now".to_string())
     }
 
+    fn unavailable(&self) -> Option<String> {
+        let all = self.all();
+        let reasons: Vec<String> = all.iter().filter_map(|s| s.unavailable()).collect();
+        (reasons.len() == all.len()).then(|| reasons.join("; "))
+    }
+
     fn start(&self, hint: LangHint) -> Box<dyn SttSession> {
         let all = self.all();
         // The first not known to be down listens live; the skipped ones are

@@ -81,6 +81,11 @@ pub trait SpeechToText: Send + Sync {
     fn skip_reason(&self) -> Option<String> {
         None
     }
+    /// Why this recognizer cannot hear anything at all (its model is not
+    /// installed): tools that could do without it (a re-run) then do.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
     /// Opens a session for one utterance.
     fn start(&self, hint: LangHint) -> Box<dyn SttSession>;
 }

@@ -652,6 +652,10 @@ impl SpeechToText for WhisperSpeechToText {
         &self.name
     }
 
+    fn unavailable(&self) -> Option<String> {
+        self.model.as_ref().err().cloned()
+    }
+
     fn start(&self, hint: LangHint) -> Box<dyn SttSession> {
         match &self.model {
             Ok(model) => {

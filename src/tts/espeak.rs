@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+/// Text espeak-ng may print on stdout before its WAV header, at most.
+const MAX_PREAMBLE: usize = 4096;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::time::Instant;
@@ -518,6 +521,23 @@ impl WavStreamDecoder {
 
     /// Byte offset of the PCM data within `self.header` once the header is complete.
     fn parse_header(&mut self) -> Result<Option<usize>, TtsError> {
+        // espeak-ng sometimes prints a diagnostic on stdout before the WAV (e.g.
+        // "Invalid phoneme code 117" for Arabic-Indic digits): skip text up to the
+        // RIFF header.
+        if !self.header.starts_with(b"RIFF") {
+            match self.header.windows(4).position(|w| w == b"RIFF") {
+                Some(at) => {
+                    tracing::debug!(skipped = at, "espeak-ng wrote text before its audio");
+                    self.header.drain(..at);
+                }
+                None if self.header.len() < MAX_PREAMBLE => return Ok(None),
+                None => {
+                    return Err(TtsError::Failed(
+                        "espeak-ng output is not a WAV stream".to_string(),
+                    ))
+                }
+            }
+        }
         let h = &self.header;
         if h.len() < 12 {
             return Ok(None);
@@ -832,7 +852,26 @@ mod tests {
     fn rejects_non_wav() {
         let mut dec = WavStreamDecoder::new();
         let mut out = Vec::new();
-        assert!(dec.feed(b"this is not a wav file", &mut out).is_err());
+        assert!(dec.feed(b"this is not a wav file", &mut out).is_ok());
+        assert!(!dec.finish(&mut out), "no audio came");
+        let mut dec = WavStreamDecoder::new();
+        assert!(dec.feed(&[b'x'; MAX_PREAMBLE + 1], &mut out).is_err());
+    }
+
+    #[test]
+    fn a_diagnostic_before_the_wav_is_skipped() {
+        // espeak-ng prints this before the audio of some Arabic-Indic digits.
+        let input = sine(22050, 440.0, 0.2, 8000.0);
+        let mut bytes = b"Invalid phoneme code 117\n".to_vec();
+        bytes.extend(wav_bytes(22050, 1, &input, true));
+        let mut dec = WavStreamDecoder::new();
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(7) {
+            dec.feed(chunk, &mut out).unwrap();
+        }
+        assert!(dec.finish(&mut out));
+        let expected = input.len() * 16000 / 22050;
+        assert!(out.len().abs_diff(expected) < 200, "{} vs {expected}", out.len());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // Test-only: installs a mocked Tauri IPC before the app loads (bundled into an init script by e2e/run.mjs).
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
+import { pastCalls, replayOf, rerunOf } from './fixtures.mjs';
 
 const calls = [];
 const customers = {
@@ -54,7 +55,27 @@ const state = {
     { ...model('coreml-encoder', 'stt', 'Not for this platform', 'MIT', [['encoder.mlmodelc', 1000]], false), available: false },
   ],
   modelsError: null,
+  // Call history and reviews. `findError` makes `find_calls` fail; `recordingUrls` maps a
+  // call to what `recording_url` answers (unknown: null, no recording); `rerunDelayMs`
+  // is how long a re-run takes.
+  replay: {
+    settings: { criteria: ['greeting', 'empathy', 'resolution', 'compliance'], recording: true, retention_days: 30 },
+    calls: pastCalls(),
+    annotations: {},
+    scores: {},
+    // A file the webview cannot decode as audio: the player falls back to the clock.
+    recordingUrls: { 'past-en-1': './index.html' },
+    findError: null,
+    rerunDelayMs: 400,
+    personaScores: [
+      { persona: 'support', criterion: 'greeting', average: 4.2, calls: 5 },
+      { persona: 'support', criterion: 'empathy', average: 3.4, calls: 5 },
+      { persona: 'sales', criterion: 'greeting', average: 4.8, calls: 2 },
+      { persona: 'reception', criterion: 'compliance', average: 5, calls: 1 },
+    ],
+  },
 };
+let annotationSeq = 100;
 const clone = (v) => JSON.parse(JSON.stringify(v));
 
 /** A `ModelStatus` as `model_status` reports it (`files`: [file, size] pairs). */
@@ -67,6 +88,30 @@ function model(name, kind, about, license, files, installed) {
     missing: installed ? [] : files.map(([file]) => `${dir}/${file} is missing`),
     packages: [], available: true, fetch: `switchboard models fetch --only ${name}`,
   };
+}
+
+/** `find_calls` as the engine filters (close enough for the page tests). */
+function findCalls(f) {
+  const replays = state.replay.calls.map((c) => [c, replayOf(c)]);
+  const lower = (x) => String(x ?? '').toLowerCase();
+  return replays.filter(([c, r]) => {
+    if (f.customer && !(lower(c.customer_name).includes(lower(f.customer)) || String(c.customer_phone ?? '').includes(f.customer) || c.customer_id === f.customer)) return false;
+    if (f.from_ms != null && c.started_at < f.from_ms) return false;
+    if (f.to_ms != null && c.started_at >= f.to_ms) return false;
+    if (f.persona && !r.lines.some((l) => l.persona === f.persona)) return false;
+    if (f.outcome && c.outcome !== f.outcome) return false;
+    if (f.sentiment_below != null && !(c.sentiment_min != null && c.sentiment_min < f.sentiment_below)) return false;
+    if (f.keyword && !f.keyword.split(/\s+/).every((w) => r.lines.some((l) => lower(l.text).includes(lower(w))))) return false;
+    if (f.intervened != null && (c.interventions > 0) !== f.intervened) return false;
+    if (f.recorded != null && (c.recording != null) !== f.recorded) return false;
+    return true;
+  }).map(([c]) => clone(c));
+}
+
+function pastCall(id) {
+  const c = state.replay.calls.find((x) => x.id === id);
+  if (!c) throw { code: 'not_found', message: `no call ${id}` };
+  return c;
 }
 
 function event(callId, type, fields) {
@@ -166,6 +211,55 @@ async function handle(cmd, args) {
       return clone(state.desk);
     case 'ticket_history':
       return [{ id: 'h1', ticket_id: args.ticketId, field: 'created', old_value: null, new_value: 'open', changed_by: 'agent', reason: null, at: 1700000000000 }];
+    case 'replay_settings':
+      return clone(state.replay.settings);
+    case 'find_calls':
+      if (state.replay.findError) throw clone(state.replay.findError);
+      return findCalls(args.filter ?? {});
+    case 'load_replay': {
+      const r = replayOf(pastCall(args.callId));
+      state.replay.annotations[args.callId] ??= r.annotations;
+      state.replay.scores[args.callId] ??= r.scores;
+      return { ...r, annotations: clone(state.replay.annotations[args.callId]), scores: clone(state.replay.scores[args.callId]) };
+    }
+    case 'recording_url':
+      pastCall(args.callId);
+      return state.replay.recordingUrls[args.callId] ?? null;
+    case 'add_annotation': {
+      const a = args.annotation;
+      if (!a.body.trim()) throw { code: 'invalid_input', message: 'body is required' };
+      const row = { id: 'ann-' + annotationSeq++, call_id: a.call_id, at_ms: a.at_ms, author: a.author, body: a.body, created_at: Date.now() };
+      (state.replay.annotations[a.call_id] ??= []).push(row);
+      return clone(row);
+    }
+    case 'delete_annotation':
+      for (const list of Object.values(state.replay.annotations)) {
+        const i = list.findIndex((x) => x.id === args.id);
+        if (i >= 0) list.splice(i, 1);
+      }
+      return null;
+    case 'set_score': {
+      if (!(args.score >= 0 && args.score <= 5)) throw { code: 'invalid_input', message: `a score runs from 0 to 5, not ${args.score}` };
+      const row = { call_id: args.callId, criterion: args.criterion, score: args.score, reviewer: 'Lina', note: args.note, updated_at: Date.now() };
+      const list = (state.replay.scores[args.callId] ??= []);
+      const i = list.findIndex((x) => x.criterion === args.criterion);
+      if (i >= 0) list[i] = row; else list.push(row);
+      return clone(row);
+    }
+    case 'export_call': {
+      const r = replayOf(pastCall(args.callId));
+      if (args.format === 'vtt') return 'WEBVTT\n\n' + r.lines.slice(0, 3).map((l, i) => `${i + 1}\n00:00:0${i}.000 --> 00:00:0${i + 1}.000\n${l.text}\n`).join('\n');
+      if (args.format === 'md') return `# Call ${args.callId}\n`;
+      if (args.format === 'json') return r.markers.map((m) => JSON.stringify(m)).join('\n') + '\n';
+      throw { code: 'invalid_input', message: `unknown export format ${args.format}` };
+    }
+    case 'rerun_call': {
+      const r = replayOf(pastCall(args.callId));
+      await new Promise((res) => setTimeout(res, state.replay.rerunDelayMs));
+      return rerunOf(r);
+    }
+    case 'scores_by_persona':
+      return clone(state.replay.personaScores);
     default:
       throw { code: 'unknown_command', message: cmd };
   }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 import { build as viteBuild } from 'vite';
-import { events, hostile } from './fixtures.mjs';
+import { events, hostile, LINE_MS, LONG_CALL, LONG_LINES } from './fixtures.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -35,8 +35,28 @@ const mockBundle = await esbuild({
 const mockScript = mockBundle.outputFiles[0].text;
 
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' };
+/** A stereo 16-bit WAV (customer left, agent right) standing in for a call's recording. */
+function toneWav(seconds, rate = 8000) {
+  const frames = seconds * rate;
+  const buf = Buffer.alloc(44 + frames * 4);
+  buf.write('RIFF', 0); buf.writeUInt32LE(36 + frames * 4, 4); buf.write('WAVE', 8); buf.write('fmt ', 12);
+  buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(2, 22); buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 4, 28); buf.writeUInt16LE(4, 32); buf.writeUInt16LE(16, 34); buf.write('data', 36); buf.writeUInt32LE(frames * 4, 40);
+  for (let i = 0; i < frames; i++) {
+    buf.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 220 * i) / rate)), 44 + i * 4);
+    buf.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 330 * i) / rate)), 46 + i * 4);
+  }
+  return buf;
+}
+const recording = toneWav(95);
+
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/test-audio/past-en-1.wav') {
+    res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': recording.length, 'content-security-policy': CSP });
+    res.end(recording);
+    return;
+  }
   const rel = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '') || 'index.html';
   const file = join(dist, rel);
   if (!file.startsWith(dist) || !existsSync(file)) { res.writeHead(404); res.end(); return; }
@@ -481,6 +501,242 @@ try {
   check(stopArgs && stopArgs.room === null, 'stop listening asks the shell to leave the room', JSON.stringify(stopArgs));
   await page.waitForFunction(() => !document.querySelector('.wall [data-call-id="worker-call-9"]'));
   check(await page.locator('.wall [data-call-id="room-call-1"]').count() === 1, 'leaving the room takes its worker calls off the wall and keeps the console\'s own');
+
+  console.log('replay');
+  const sinceReplay = (await mockCalls()).length;
+  const replayCalls = async (cmd) => (await mockCalls()).slice(sinceReplay).filter((c) => c.cmd === cmd).map((c) => c.args);
+  const waitCall = (cmd, n = 1) => page.waitForFunction(([from, c, k]) => window.__SWITCHBOARD_MOCK__.calls.slice(from).filter((x) => x.cmd === c).length >= k, [sinceReplay, cmd, n]);
+  await page.waitForSelector('[data-testid="recording-indicator"]');
+  const recTitle = await page.getAttribute('[data-testid="recording-indicator"]', 'title');
+  check((await page.locator('[data-testid="recording-indicator"]').textContent()).includes('Recording') && recTitle.includes('Calls are being recorded'),
+    'recording indicator in the header while calls are recorded, with a tooltip', recTitle);
+  await page.click('[data-nav="replay"]');
+  await page.waitForSelector('[data-testid="replay-results"] [data-testid="replay-row"]');
+  const rowIds = await attrs('[data-testid="replay-row"]', 'data-call-id');
+  check(JSON.stringify(rowIds) === JSON.stringify([LONG_CALL, 'past-en-1', 'past-mixed-1']), 'Replay lists the past calls', JSON.stringify(rowIds));
+  const firstFind = (await replayCalls('find_calls'))[0];
+  check(firstFind && isDeepStrictEqual(firstFind.filter, {}), 'history opens with an unfiltered find_calls', JSON.stringify(firstFind));
+  check(await page.locator('[data-testid="replay-row"][data-call-id="past-en-1"] [data-testid="replay-recorded"]').count() === 1
+    && await page.locator('[data-testid="replay-row"][data-call-id="past-mixed-1"] [data-testid="replay-recorded"]').count() === 0, 'recorded calls are marked');
+  const longRow = await textOf(`[data-testid="replay-row"][data-call-id="${LONG_CALL}"]`);
+  check(longRow.includes('Rana') && longRow.includes('1:00:02') && longRow.includes('-0.80') && longRow.includes('Customer hung up') && !longRow.includes('+963944000111'),
+    'a row shows customer (phone masked), duration, outcome and lowest sentiment', longRow);
+  await page.waitForSelector('[data-testid="replay-persona-scores"] table');
+  check((await textOf('[data-testid="replay-persona-scores"]')).includes('4.2 (calls: 5)'), 'scores per persona table');
+
+  await page.fill('[data-testid="replay-filter-keyword"]', ' الراوتر خربان ');
+  await page.fill('[data-testid="replay-filter-from"]', '2024-05-01');
+  await page.fill('[data-testid="replay-filter-to"]', '2024-05-31');
+  await page.selectOption('[data-testid="replay-filter-intervened"]', 'yes');
+  await page.fill('[data-testid="replay-filter-sentiment"]', '-0.5');
+  await page.click('[data-testid="replay-search"]');
+  await waitCall('find_calls', 2);
+  const keywordFilter = (await replayCalls('find_calls'))[1].filter;
+  const [mayFrom, mayTo] = await page.evaluate(() => [new Date(2024, 4, 1).getTime(), new Date(2024, 5, 1).getTime()]);
+  check(isDeepStrictEqual(keywordFilter, { keyword: 'الراوتر خربان', from_ms: mayFrom, to_ms: mayTo, intervened: true, sentiment_below: -0.5 }),
+    'filter by keyword (and dates, intervened, sentiment) calls find_calls with that filter, empty fields left out', JSON.stringify(keywordFilter));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="replay-row"]').length === 1);
+  check(JSON.stringify(await attrs('[data-testid="replay-row"]', 'data-call-id')) === JSON.stringify([LONG_CALL]), 'only the matching call is listed');
+  await page.screenshot({ path: join(artifacts, 'replay-history-en.png'), fullPage: true });
+
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.findError = { code: 'crm_unavailable', message: 'the CRM database is not reachable' }; });
+  await page.click('[data-testid="replay-search"]');
+  await page.waitForSelector('[data-testid="replay-error"][data-code="crm_unavailable"]');
+  check((await textOf('[data-testid="replay-error"]')).includes('the CRM database is not reachable'), 'a failed search says why, in place');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.findError = null; });
+  await page.click('.replay-filter button:has-text("Clear")');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="replay-row"]').length === 3);
+
+  // A call with hostile lines: shown as text.
+  await page.click('[data-testid="replay-row"][data-call-id="past-mixed-1"] td:nth-child(2)');
+  await page.waitForSelector('.replay-view[data-call-id="past-mixed-1"] [data-testid="replay-line"]');
+  const mixedText = await textOf('[data-testid="replay-lines"]');
+  for (const h of hostile) check(mixedText.includes(h), `replay: hostile line shown literally: ${JSON.stringify(h).slice(0, 40)}`);
+  check((await textOf('.replay-summary')).includes(hostile[0]), 'replay: hostile summary shown literally');
+  check(await page.locator('img').count() === 0, 'replay: no <img> element created');
+  const bdis = await page.$$eval('[data-testid="replay-line"] .utterance', (els) => els.map((e) => `${e.tagName}:${e.getAttribute('dir')}`));
+  check(bdis.length === 4 && bdis.every((d) => d === 'BDI:auto'), 'each transcript line is a <bdi dir="auto">', JSON.stringify(bdis));
+  check((await textOf('.warn-text')).includes('1 recorded events could not be read'), 'unreadable events are reported');
+
+  // A recording: played through <audio>, at the chosen speed with the pitch kept.
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = '/test-audio/past-en-1.wav'; });
+  await page.click('.replay-view button.back');
+  await page.click('[data-testid="replay-row"][data-call-id="past-en-1"] td:nth-child(2)');
+  await page.waitForSelector('[data-testid="replay-audio"]', { state: 'attached' });
+  check(await page.locator('[data-testid="replay-audio-note"]').count() === 0, 'a recording: no note about missing sound');
+  await page.selectOption('[data-testid="replay-speed"]', '1.5');
+  await page.click('[data-testid="replay-play"]');
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="replay-seek"]').value) > 500, null, { timeout: 5000 }).catch(() => {});
+  const rate15 = await page.$eval('[data-testid="replay-audio"]', (a) => a.playbackRate);
+  await page.selectOption('[data-testid="replay-speed"]', '2');
+  await page.waitForTimeout(300);
+  const stillPlaying = await page.$eval('[data-testid="replay-audio"]', (a) => !a.paused) && await page.getAttribute('[data-testid="replay-play"]', 'aria-pressed') === 'true';
+  await page.click('[data-testid="replay-play"]');
+  const audioState = await page.$eval('[data-testid="replay-audio"]', (a) => ({ rate: a.playbackRate, pitch: a.preservesPitch, t: a.currentTime, paused: a.paused }));
+  const shown = Number(await page.inputValue('[data-testid="replay-seek"]'));
+  check(rate15 === 1.5 && audioState.rate === 2 && audioState.pitch === true && audioState.t > 0.5 && audioState.paused && Math.abs(shown - audioState.t * 1000) < 300,
+    'the recording plays through <audio> at the chosen speed with the pitch kept, the position follows it', JSON.stringify({ rate15, ...audioState, shown }));
+  check(stillPlaying, 'changing the speed while the recording plays keeps it playing');
+
+  // A recording this webview cannot play: the clock takes over and says why.
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = './index.html'; });
+  await page.click('.replay-view button.back');
+  await page.click('[data-testid="replay-row"][data-call-id="past-en-1"] td:nth-child(2)');
+  await page.waitForSelector('[data-testid="replay-audio-note"][data-reason="failed"]');
+  check((await textOf('[data-testid="replay-audio-note"]')).includes('cannot be played here') && (await replayCalls('recording_url')).some((a) => a.callId === 'past-en-1'),
+    'an unplayable recording falls back to the virtual clock, with the reason shown');
+  await page.click('[data-testid="replay-play"]');
+  await page.waitForTimeout(400);
+  await page.click('[data-testid="replay-play"]');
+  check(Number(await page.inputValue('[data-testid="replay-seek"]')) > 200, 'the virtual clock plays after the audio failed');
+
+  // The long call: open time measured from the click until its 1,200 lines are in the page.
+  await page.click('.replay-view button.back');
+  await page.waitForSelector(`[data-testid="replay-row"][data-call-id="${LONG_CALL}"]`);
+  const openMs = await page.evaluate(async ([id, n]) => {
+    const t0 = performance.now();
+    document.querySelector(`[data-testid="replay-row"][data-call-id="${id}"] td:nth-child(2)`).click();
+    await new Promise((res) => { const poll = () => (document.querySelectorAll('[data-testid="replay-line"]').length >= n ? res() : requestAnimationFrame(poll)); poll(); });
+    // Until the frame with the lines has been laid out and painted.
+    await new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
+    return performance.now() - t0;
+  }, [LONG_CALL, LONG_LINES]);
+  console.log(`  replay open ${LONG_LINES} lines: ${openMs.toFixed(0)} ms`);
+  check(openMs < 3000, 'the 1,200-line replay opens in under 3 s', openMs.toFixed(0));
+  check(await page.locator('[data-testid="replay-line"]').count() === LONG_LINES, 'all 1,200 lines listed');
+  check((await replayCalls('load_replay')).some((a) => isDeepStrictEqual(a, { callId: LONG_CALL })), 'load_replay {callId}');
+  check((await page.getAttribute('[data-testid="replay-audio-note"]', 'data-reason')) === 'no_recording' && (await textOf('[data-testid="replay-audio-note"]')).includes('no recording'),
+    'no recording: a note says the timeline plays without sound');
+  check((await textOf('[data-testid="replay-time"]')) === '0:00 / 1:00:02', 'time shows position / duration', await textOf('[data-testid="replay-time"]'));
+  const kinds = await page.$$eval('[data-testid="replay-timeline"] .mark', (els) => els.map((e) => e.getAttribute('data-kind')));
+  const count = (k) => kinds.filter((x) => x === k).length;
+  check(count('persona') === 2 && count('supervisor') === 3 && count('ticket') === 1 && count('barge_in') === 1 && count('human') === 1 && count('error') === 1 && count('annotation') === 2,
+    'timeline marks persona changes, supervisor actions, ticket, barge-in, human request, error and comments', JSON.stringify(kinds));
+  const personaTitle = await textOf('[data-testid="replay-timeline"] .mark-persona title');
+  check(personaTitle.includes('Ahmed · reception → Mohammed · support') && personaTitle.includes('complaint with negative sentiment'), 'persona marker says from → to and why', personaTitle);
+  const wavePaths = await page.$$eval('[data-testid="replay-timeline"] path.wave', (els) => els.map((e) => (e.getAttribute('d') ?? '').split('M').length - 1));
+  check(wavePaths.length === 2 && wavePaths.every((n) => n > 100), 'waveform bars for both channels', JSON.stringify(wavePaths));
+  check((await page.$$eval('[data-testid="replay-timeline"] polyline', (els) => els.map((e) => e.getAttribute('points').split(' ').length))).every((n) => n === LONG_LINES / 2), 'sentiment score and trend curves');
+  check(await page.$eval('[data-testid="replay-timeline"]', (e) => getComputedStyle(e).direction) === 'ltr', 'the timeline runs left to right');
+
+  // Clicking a line seeks there and highlights it.
+  const target = 600;
+  const targetSel = `[data-testid="replay-line"][data-index="${target}"]`;
+  await page.locator(targetSel).scrollIntoViewIfNeeded();
+  await page.click(`${targetSel} .utterance`);
+  await page.waitForSelector(`${targetSel}[aria-current="true"]`);
+  const wantClock = `${Math.floor((target * LINE_MS) / 60000)}:${String(Math.floor(((target * LINE_MS) % 60000) / 1000)).padStart(2, '0')}`;
+  check((await textOf('[data-testid="replay-time"]')).startsWith(wantClock + ' /'), 'clicking a line seeks: the current time shows its start', `${await textOf('[data-testid="replay-time"]')} vs ${wantClock}`);
+  check(JSON.stringify(await attrs('[data-testid="replay-line"][aria-current="true"]', 'data-index')) === JSON.stringify([String(target)]), 'exactly that line is aria-current');
+  const playheadX = Number(await page.getAttribute('[data-testid="replay-playhead"]', 'x1'));
+  const tlWidth = await page.$eval('[data-testid="replay-timeline"] svg', (e) => e.getBoundingClientRect().width);
+  check(Math.abs(playheadX - tlWidth * (target * LINE_MS) / (LONG_LINES * LINE_MS + 2000)) < 2, 'the playhead moved with it', `${playheadX} of ${tlWidth}`);
+  const inView = await page.$eval(targetSel, (el) => { const r = el.getBoundingClientRect(); const p = el.parentElement.getBoundingClientRect(); return r.top >= p.top && r.bottom <= p.bottom; });
+  check(inView, 'the current line is scrolled into view in the transcript');
+
+  // Clicking the timeline seeks too.
+  await page.locator('[data-testid="replay-timeline"] svg').scrollIntoViewIfNeeded();
+  const box = await page.locator('[data-testid="replay-timeline"] svg').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.25, box.y + box.height - 4);
+  await page.waitForFunction(() => /^1[45]:/.test(document.querySelector('[data-testid="replay-time"]').textContent));
+  const clickedAt = Number(await page.inputValue('[data-testid="replay-seek"]'));
+  const clickedLine = Number((await attrs('[data-testid="replay-line"][aria-current="true"]', 'data-index'))[0]);
+  // One pixel is ~3.4 s of this hour-long call.
+  check(Math.abs(clickedAt - 0.25 * (LONG_LINES * LINE_MS + 2000)) < 5000 && clickedLine === Math.floor(clickedAt / LINE_MS), 'clicking the timeline seeks and moves the highlight', `${clickedAt} ms, line ${clickedLine}`);
+
+  // Speed 2×: the virtual clock runs twice as fast.
+  await page.selectOption('[data-testid="replay-speed"]', '2');
+  check(await page.inputValue('[data-testid="replay-speed"]') === '2', 'speed select set to 2×');
+  const startPos = Number(await page.inputValue('[data-testid="replay-seek"]'));
+  const tPlay = Date.now();
+  await page.click('[data-testid="replay-play"]');
+  await page.waitForTimeout(1000);
+  await page.click('[data-testid="replay-play"]');
+  const played = Number(await page.inputValue('[data-testid="replay-seek"]')) - startPos;
+  const wall = Date.now() - tPlay;
+  check(played > 1.5 * 900 && played <= 2 * wall + 200, 'at 2× the clock advances about twice the real time', `${played} ms in ${wall} ms`);
+  check(await page.getAttribute('[data-testid="replay-play"]', 'aria-pressed') === 'false', 'paused again');
+
+  // Comments.
+  await page.click(`[data-testid="replay-line"][data-index="${target}"] .rtime`);
+  await page.fill('[data-testid="replay-comment-author"]', 'Trainer Lina');
+  await page.fill('[data-testid="replay-comment-body"]', 'Calm reply here <b>well done</b>');
+  check((await textOf('[data-testid="replay-comment-add"]')).includes(wantClock), 'the comment button names the current time');
+  await page.click('[data-testid="replay-comment-add"]');
+  await waitCall('add_annotation');
+  const ann = (await replayCalls('add_annotation'))[0];
+  check(isDeepStrictEqual(ann, { annotation: { call_id: LONG_CALL, at_ms: target * LINE_MS, author: 'Trainer Lina', body: 'Calm reply here <b>well done</b>' } }), 'add_annotation at the current time', JSON.stringify(ann));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="replay-annotation"]').length === 3);
+  const annTexts = await page.$$eval('[data-testid="replay-annotation"]', (els) => els.map((e) => e.textContent));
+  check(annTexts[1].includes('Trainer Lina') && annTexts[1].includes('<b>well done</b>') && await page.locator('.replay-annotations b').count() === 0, 'the new comment is listed in time order, as text', JSON.stringify(annTexts));
+  check(await page.evaluate(() => localStorage.getItem('switchboard.replay.author')) === 'Trainer Lina', 'the author is remembered');
+  check(await page.locator('[data-testid="replay-timeline"] .mark[data-kind="annotation"]').count() === 3, 'the new comment is marked on the timeline');
+  await page.click('[data-testid="replay-annotation"][data-id="ann-2"] .annotation-seek');
+  await page.waitForFunction(() => document.querySelector('[data-testid="replay-time"]').textContent.startsWith('38:33'));
+  check(true, 'clicking a comment seeks to it');
+  const newId = await page.getAttribute('[data-testid="replay-annotation"]:nth-child(2)', 'data-id');
+  await page.click(`[data-testid="replay-annotation"][data-id="${newId}"] [data-testid="replay-annotation-delete"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="replay-annotation"]').length === 2);
+  check(isDeepStrictEqual((await replayCalls('delete_annotation'))[0], { id: newId }), 'delete_annotation {id}');
+
+  // Scorecard.
+  const criteria = await attrs('[data-testid="replay-score"]', 'data-criterion');
+  check(JSON.stringify(criteria) === JSON.stringify(['greeting', 'empathy', 'resolution', 'compliance']), 'one row per criterion from replay_settings', JSON.stringify(criteria));
+  check(await page.inputValue('[data-criterion="greeting"] [data-testid="replay-score-select"]') === '4' && (await textOf('[data-criterion="greeting"] [data-testid="replay-score-state"]')).includes('4/5'), 'existing score shown');
+  await page.selectOption('[data-criterion="empathy"] [data-testid="replay-score-select"]', '3');
+  await page.fill('[data-criterion="empathy"] [data-testid="replay-score-note"]', 'calm tone');
+  await page.click('[data-criterion="empathy"] [data-testid="replay-score-save"]');
+  await waitCall('set_score');
+  const sc = (await replayCalls('set_score'))[0];
+  check(isDeepStrictEqual(sc, { callId: LONG_CALL, criterion: 'empathy', score: 3, note: 'calm tone' }), 'set_score {callId, criterion, score, note}', JSON.stringify(sc));
+  await page.waitForFunction(() => document.querySelector('[data-criterion="empathy"] [data-testid="replay-score-state"]').textContent.includes('3/5'));
+  check(true, 'saved score shown');
+
+  // Export (WebVTT) as a download.
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 5000 }), page.click('[data-testid="replay-export-vtt"]')]);
+  check(dl.suggestedFilename() === `call-${LONG_CALL}.vtt`, 'export offers call-<id>.vtt for download', dl.suggestedFilename());
+  check(isDeepStrictEqual((await replayCalls('export_call'))[0], { callId: LONG_CALL, format: 'vtt' }), "export_call {callId, format: 'vtt'}");
+
+  // Re-run with today's pipeline.
+  await page.click('[data-testid="replay-rerun"]');
+  await page.waitForSelector('[data-testid="replay-rerun-busy"]');
+  check(await page.locator('[data-testid="replay-rerun"]').isDisabled(), 're-run shows a busy state');
+  await page.waitForSelector('[data-testid="replay-rerun-table"]');
+  const rerunRows = await page.$$eval('[data-testid="replay-rerun-row"]', (els) => els.map((e) => [...e.querySelectorAll('td')].map((td) => td.textContent)));
+  check(rerunRows.length === 6 && rerunRows[0][2].includes('Ahmed') && rerunRows[0][2].includes('ms') && rerunRows[0][3].includes('Mohammed') && rerunRows[0][3].includes('opening a ticket') === false && rerunRows[0][3].includes('سأفتح تذكرة')
+    && rerunRows[0][1].includes('heard today'), 'the re-run shows then and today side by side per turn', JSON.stringify(rerunRows[0]));
+  check(isDeepStrictEqual((await replayCalls('rerun_call'))[0], { callId: LONG_CALL }), 'rerun_call {callId}');
+  await page.click(`${targetSel} .rtime`);
+  await page.evaluate(() => { document.querySelector('.content').scrollTo(0, 0); for (const b of document.querySelectorAll('.toast-close')) b.click(); });
+  await page.screenshot({ path: join(artifacts, 'replay-en.png') });
+  await page.locator('.replay-rerun').screenshot({ path: join(artifacts, 'replay-rerun-en.png') });
+
+  await page.click('[data-nav="lang"]');
+  await page.waitForFunction(() => document.documentElement.dir === 'rtl');
+  await page.evaluate(() => document.querySelector('.content').scrollTo(0, 0));
+  check(await page.$eval('[data-testid="replay-timeline"]', (e) => getComputedStyle(e).direction) === 'ltr' && (await textOf('[data-testid="replay-play"]')).includes('تشغيل'),
+    'Arabic: the controls are in Arabic, the timeline still runs left to right');
+  const replayLtr = await page.evaluate(() => [...document.querySelectorAll('.replay-view .phone, [data-testid="replay-time"], [data-testid="replay-line"] .rtime')].slice(0, 6).map((el) => {
+    const t = el.firstChild; const r = document.createRange();
+    r.setStart(t, 0); r.setEnd(t, 1); const first = r.getBoundingClientRect().x;
+    r.setStart(t, t.length - 1); r.setEnd(t, t.length); return first < r.getBoundingClientRect().x;
+  }));
+  check(replayLtr.length === 6 && replayLtr.every(Boolean), 'Arabic: phone, clock and line times not mirrored', JSON.stringify(replayLtr));
+  const arLine = await page.$eval('[data-testid="replay-line"][data-index="0"] .utterance', (e) => [getComputedStyle(e).direction, e.textContent]);
+  check(arLine[0] === 'rtl' && /[\u0600-\u06FF]/.test(arLine[1]), 'an Arabic line runs right to left', JSON.stringify(arLine));
+  await page.screenshot({ path: join(artifacts, 'replay-ar.png') });
+  await page.click('[data-nav="lang"]');
+  await page.waitForFunction(() => document.documentElement.dir === 'ltr');
+
+  // Recording indicator follows replay_settings.
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.settings.recording = false; });
+  await page.click('[data-nav="wall"]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="recording-indicator"]'));
+  check(true, 'no recording indicator when calls are not recorded');
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.settings.recording = true; });
+  await page.click('[data-nav="tickets"]');
+  await page.waitForSelector('[data-testid="recording-indicator"]');
+  check(true, 'the indicator is back on another page once recording is on');
 
   check(dialogs.length === 0, 'no dialog fired', dialogs.join(' | '));
 

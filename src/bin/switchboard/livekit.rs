@@ -344,7 +344,12 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
     providers.stt = Some(stt);
 
     let hub = LocalHub::new(4096);
-    let printer = crate::spawn_event_printer(&hub, args.transcript, args.webhooks.is_none());
+    let printer = crate::spawn_event_printer(
+        &hub,
+        args.transcript,
+        args.webhooks.is_none(),
+        config.replay.record,
+    );
     let db_url = args
         .db
         .clone()

@@ -731,6 +731,7 @@ pub(crate) fn spawn_event_printer(
     hub: &LocalHub,
     transcript: bool,
     until_first_end: bool,
+    recorded: bool,
 ) -> tokio::task::JoinHandle<()> {
     let mut events = hub.subscribe();
     tokio::spawn(async move {
@@ -738,7 +739,14 @@ pub(crate) fn spawn_event_printer(
         loop {
             match events.recv().await {
                 Ok(ev) => {
-                    let end = until_first_end && matches!(ev.kind, EventKind::CallEnded { .. });
+                    // A recorded call's last event is its recording (or why it failed).
+                    let last = match &ev.kind {
+                        EventKind::CallEnded { .. } => !recorded,
+                        EventKind::Recording { .. } => true,
+                        EventKind::Error { code, .. } => code.starts_with("recording_"),
+                        _ => false,
+                    };
+                    let end = until_first_end && last;
                     if transcript {
                         if let Some(line) = readable(&ev) {
                             eprintln!("{line}");
@@ -864,7 +872,7 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         ..Default::default()
     };
     let hub = LocalHub::new(4096);
-    let printer = spawn_event_printer(&hub, transcript, true);
+    let printer = spawn_event_printer(&hub, transcript, true, config.replay.record);
     // The CRM: who is calling, what we know about them, and the durable record.
     let mut scenario = scenario;
     let db_url = db

@@ -1,16 +1,24 @@
 // The one place that talks to the Tauri shell. Every call rejects with `IpcError`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { Annotation } from '../bindings/Annotation';
 import type { CallEvent } from '../bindings/CallEvent';
+import type { CallFilter } from '../bindings/CallFilter';
+import type { CallReplay } from '../bindings/CallReplay';
 import type { CallRow } from '../bindings/CallRow';
+import type { CallScore } from '../bindings/CallScore';
 import type { CallStatus } from '../bindings/CallStatus';
 import type { ConsoleSettings } from '../bindings/ConsoleSettings';
 import type { Customer } from '../bindings/Customer';
 import type { DeskStatus } from '../bindings/DeskStatus';
 import type { DeviceList } from '../bindings/DeviceList';
 import type { ModelStatus } from '../bindings/ModelStatus';
+import type { NewAnnotation } from '../bindings/NewAnnotation';
 import type { NewCustomer } from '../bindings/NewCustomer';
 import type { NewTicket } from '../bindings/NewTicket';
+import type { PastCall } from '../bindings/PastCall';
+import type { PersonaScore } from '../bindings/PersonaScore';
+import type { Rerun } from '../bindings/Rerun';
 import type { SecretInfo } from '../bindings/SecretInfo';
 import type { SecretName } from '../bindings/SecretName';
 import type { SupervisorCommand } from '../bindings/SupervisorCommand';
@@ -81,6 +89,31 @@ export const livekitListening = () => call<string | null>('livekit_listening');
 export const listenCall = (callId: string, on: boolean) => call<DeskStatus>('listen_call', { callId, on });
 /** Puts the supervisor's microphone on a call's line (after a takeover), or takes it off. */
 export const supervisorMicrophone = (callId: string, on: boolean) => call<DeskStatus>('supervisor_microphone', { callId, on });
+
+/** Call history, reviews and recordings (the Replay view). */
+export interface ReplaySettings {
+  /** The scorecard's criteria, e.g. ["greeting", "empathy", "resolution", "compliance"]. */
+  criteria: string[];
+  /** Whether calls are being recorded now. */
+  recording: boolean;
+  retention_days: number;
+}
+export type ExportFormat = 'json' | 'md' | 'vtt';
+
+export const findCalls = (filter: CallFilter) => call<PastCall[]>('find_calls', { filter });
+export const loadReplay = (callId: string) => call<CallReplay>('load_replay', { callId });
+/** Where the call's stereo WAV can be played from; null when the call was not recorded. */
+export const recordingUrl = (callId: string) => call<string | null>('recording_url', { callId });
+export const addAnnotation = (annotation: NewAnnotation) => call<Annotation>('add_annotation', { annotation });
+export const deleteAnnotation = (id: string) => call<void>('delete_annotation', { id });
+export const setScore = (callId: string, criterion: string, score: number, note: string | null) =>
+  call<CallScore>('set_score', { callId, criterion, score, note });
+export const replaySettings = () => call<ReplaySettings>('replay_settings');
+/** The exported file's content (JSON Lines of the call's events, Markdown or WebVTT). */
+export const exportCall = (callId: string, format: ExportFormat) => call<string>('export_call', { callId, format });
+/** Answers the call's customer turns again with today's pipeline (may take many seconds). */
+export const rerunCall = (callId: string) => call<Rerun>('rerun_call', { callId });
+export const scoresByPersona = () => call<PersonaScore[]>('scores_by_persona');
 
 export function onCallEvent(handler: (ev: CallEvent) => void): Promise<UnlistenFn> {
   return listen<CallEvent>(CALL_EVENT, (e) => handler(e.payload));

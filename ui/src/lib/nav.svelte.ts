@@ -3,6 +3,8 @@ export type View =
   | { name: 'call'; id: string }
   | { name: 'customer'; id: string; phone: string | null }
   | { name: 'tickets' }
+  /** Call history (no id) or the replay of one past call. */
+  | { name: 'replay'; id?: string }
   | { name: 'settings' };
 
 class Nav {
