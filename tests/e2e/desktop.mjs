@@ -4,8 +4,10 @@
 // transcript and sentiment arrive, pins a persona, takes over and hands back, creates
 // a ticket and finds it on the customer card; changes settings (read back from the
 // shell and from settings.json) and stores an API key in the OS keyring (never in a
-// file, never back in the page). Screenshots of the Wall and the Call
-// view in English and Arabic go to test-artifacts/e2e/. Prints cold start and RSS.
+// file, never back in the page); finds the recorded call in call history, replays it
+// (its recording played through the shell's recording:// scheme) and exports its
+// captions. Screenshots of the Wall, the Call and the Replay views go to
+// test-artifacts/e2e/. Prints cold start and RSS.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
@@ -100,6 +102,8 @@ const appEnv = {
   SWITCHBOARD_KEYRING_SERVICE: keyringService,
   SWITCHBOARD_DB_URL: `sqlite://${join(data, 'crm.sqlite3')}`,
   SWITCHBOARD_SIM_SPEED: '1.5',
+  // Calls are recorded (the replay step plays one back).
+  SWITCHBOARD_RECORD: '1',
   LIVEKIT_URL: `ws://127.0.0.1:${closedLivekitPort}`,
   LIVEKIT_API_KEY: 'APIe2eDummy',
   LIVEKIT_API_SECRET: 'e2e-dummy-secret-of-32-characters',
@@ -378,6 +382,44 @@ try {
   await wd.waitFor('.wall .inline-error[data-error="livekit"]', { timeout: 40000, pred: (t) => (soundServer ? t.includes('cannot join') : t.length > 0) });
   const listening = await wd.exec(`return document.querySelectorAll('.room-listening').length;`);
   check('listening in on a room that is not there: the cause shows, nothing claims to be listening', listening === 0, String(listening));
+
+  step = 'replay';
+  const indicator = await wd.exec(`const el = document.querySelector('[data-testid="recording-indicator"]'); return el ? el.textContent : null;`);
+  check('the console shows that calls are recorded', !!indicator && indicator.includes('Recording'), String(indicator));
+  await wd.click('[data-nav="replay"]');
+  await wd.waitFor('[data-testid="replay-filter-keyword"]', { timeout: 10000 });
+  // The simulated caller's call (خالد) ended long ago; find it by a word he said.
+  await setField('[data-testid="replay-filter-keyword"]', 'الانترنت');
+  let row = null;
+  for (let i = 0; i < 40 && !row; i++) {
+    await wd.exec(`document.querySelector('[data-testid="replay-search"]').click(); return true;`);
+    await new Promise((r) => setTimeout(r, 1500));
+    row = await wd.exec(`const r = [...document.querySelectorAll('[data-testid="replay-row"]')].find(r => r.textContent.includes('خالد')); return r ? r.textContent : null;`);
+  }
+  check('call history finds the call by a word said in Arabic', !!row, String(row));
+  await shot('replay-history-en');
+  await wd.exec(`[...document.querySelectorAll('[data-testid="replay-row"]')].find(r => r.textContent.includes('خالد')).click(); return true;`);
+  await wd.waitFor('[data-testid="replay-line"]', { timeout: 20000 });
+  const replayLines = await wd.exec(`return [...document.querySelectorAll('[data-testid="replay-line"]')].map(l => l.textContent);`);
+  check('the replay shows the call\'s lines', replayLines.length >= 6 && replayLines.some((t) => t.includes('الانترنت')), `${replayLines.length} lines`);
+  // The recording reaches the real webview's player through the shell's scheme.
+  const audio = await wd.exec(`return new Promise((res) => { const end = Date.now() + 30000; (function poll() {
+      const a = document.querySelector('[data-testid="replay-audio"]');
+      if (a && a.readyState >= 1 && isFinite(a.duration)) return res({ src: a.getAttribute('src'), duration: a.duration });
+      const note = document.querySelector('[data-testid="replay-audio-note"]');
+      if (Date.now() > end) return res({ src: a && a.getAttribute('src'), note: note && note.textContent, state: a && a.readyState });
+      setTimeout(poll, 200); })(); });`);
+  check('the recording plays in the replay (recording:// WAV, duration known)', /^recording:|recording\.localhost/.test(audio?.src ?? '') && audio.duration > 5, JSON.stringify(audio));
+  const third = await wd.exec(`const l = document.querySelectorAll('[data-testid="replay-line"]')[3]; l.click(); return l.textContent;`);
+  await new Promise((r) => setTimeout(r, 500));
+  const current = await wd.exec(`const l = document.querySelector('[data-testid="replay-line"][aria-current="true"]'); return l ? l.textContent : null;`);
+  check('clicking a line goes there (it is highlighted)', current === third, `${current} vs ${third}`);
+  const vtt = await wd.execAsync(`const done = arguments[arguments.length - 1];
+    window.__TAURI_INTERNALS__.invoke('find_calls', { filter: { keyword: 'الانترنت' } })
+      .then((calls) => window.__TAURI_INTERNALS__.invoke('export_call', { callId: calls[0].id, format: 'vtt' }))
+      .then((v) => done(v), (e) => done({ error: e }));`);
+  check('the call exports as WebVTT captions', typeof vtt === 'string' && vtt.startsWith('WEBVTT') && vtt.includes('-->'), String(vtt).slice(0, 200));
+  await shot('replay-en');
 
   step = 'arabic';
   await waitClickText('nav button, aside button, button', 'العربية');
