@@ -871,7 +871,11 @@ mod tests {
         }
         assert!(dec.finish(&mut out));
         let expected = input.len() * 16000 / 22050;
-        assert!(out.len().abs_diff(expected) < 200, "{} vs {expected}", out.len());
+        assert!(
+            out.len().abs_diff(expected) < 200,
+            "{} vs {expected}",
+            out.len()
+        );
     }
 
     #[test]
