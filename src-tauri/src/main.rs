@@ -20,10 +20,6 @@ fn main() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
-        .register_asynchronous_uri_scheme_protocol(replay::SCHEME, |_ctx, request, responder| {
-            // Reading a decoded recording off the UI thread.
-            std::thread::spawn(move || responder.respond(replay::serve(request)));
-        })
         .setup(|app| {
             let state = tauri::async_runtime::block_on(state::AppState::start())?;
             let saved = settings::load(app.handle(), state.current_settings());
@@ -83,7 +79,7 @@ fn main() {
             replay::replay_settings,
             replay::find_calls,
             replay::load_replay,
-            replay::recording_url,
+            replay::recording_audio,
             replay::add_annotation,
             replay::delete_annotation,
             replay::set_score,

@@ -405,7 +405,32 @@ pub fn recover(
     out
 }
 
-/// A stereo 16-bit WAV of a recording (what the console's audio player plays).
+/// A mono 16-bit WAV of a recording, both channels mixed (what the console's audio
+/// player plays: half the memory of stereo in the webview).
+pub fn mono_wav_bytes(d: &Decoded) -> Vec<u8> {
+    let n = d.customer.len().min(d.heard.len());
+    let data = (n * 2) as u32;
+    let mut out = Vec::with_capacity(44 + n * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for (c, h) in d.customer.iter().zip(d.heard.iter()).take(n) {
+        let mixed = (i32::from(*c) + i32::from(*h)).clamp(i32::from(i16::MIN), i32::from(i16::MAX));
+        out.extend_from_slice(&(mixed as i16).to_le_bytes());
+    }
+    out
+}
+
+/// A stereo 16-bit WAV of a recording.
 pub fn write_wav(d: &Decoded, path: &Path) -> Result<(), RecordingError> {
     let spec = hound::WavSpec {
         channels: 2,
@@ -470,6 +495,13 @@ mod tests {
         assert_eq!(cust[0], 7, "1000/32768 of full scale");
         assert_eq!(cust[900], 0, "blanked at 2.25 s");
         assert_eq!((heard[300], heard[500]), (0, 15));
+        // The player's WAV: the two channels mixed, readable by a WAV reader.
+        let wav = mono_wav_bytes(&d);
+        let mut r = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+        assert_eq!((r.spec().channels, r.spec().sample_rate), (1, 16_000));
+        let mixed: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(mixed.len(), 48_000);
+        assert_eq!((mixed[0], mixed[1200 * 16]), (1000, -1000));
         // Compressed: far smaller than the 192 kB of raw PCM.
         assert!(done.bytes < 20_000, "{} bytes", done.bytes);
         let _ = fs::remove_dir_all(dir);

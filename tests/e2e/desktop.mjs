@@ -5,7 +5,7 @@
 // a ticket and finds it on the customer card; changes settings (read back from the
 // shell and from settings.json) and stores an API key in the OS keyring (never in a
 // file, never back in the page); finds the recorded call in call history, replays it
-// (its recording played through the shell's recording:// scheme) and exports its
+// (its recording playing in the real webview) and exports its
 // captions. Screenshots of the Wall, the Call and the Replay views go to
 // test-artifacts/e2e/. Prints cold start and RSS.
 
@@ -402,14 +402,15 @@ try {
   await wd.waitFor('[data-testid="replay-line"]', { timeout: 20000 });
   const replayLines = await wd.exec(`return [...document.querySelectorAll('[data-testid="replay-line"]')].map(l => l.textContent);`);
   check('the replay shows the call\'s lines', replayLines.length >= 6 && replayLines.some((t) => t.includes('الانترنت')), `${replayLines.length} lines`);
-  // The recording reaches the real webview's player through the shell's scheme.
-  const audio = await wd.exec(`return new Promise((res) => { const end = Date.now() + 30000; (function poll() {
+  // The recording reaches the real webview's player (as bytes, played from a blob).
+  const audio = await wd.exec(`return new Promise((res) => { const end = Date.now() + 20000; (function poll() {
       const a = document.querySelector('[data-testid="replay-audio"]');
       if (a && a.readyState >= 1 && isFinite(a.duration)) return res({ src: a.getAttribute('src'), duration: a.duration });
       const note = document.querySelector('[data-testid="replay-audio-note"]');
-      if (Date.now() > end) return res({ src: a && a.getAttribute('src'), note: note && note.textContent, state: a && a.readyState });
+      if (Date.now() > end) return res({ src: a && a.getAttribute('src'), note: note && note.textContent, state: a && a.readyState,
+        network: a && a.networkState, error: a && a.error && (a.error.code + ' ' + a.error.message) });
       setTimeout(poll, 200); })(); });`);
-  check('the recording plays in the replay (recording:// WAV, duration known)', /^recording:|recording\.localhost/.test(audio?.src ?? '') && audio.duration > 5, JSON.stringify(audio));
+  check('the recording plays in the replay (WAV from a blob, duration known)', /^blob:/.test(audio?.src ?? '') && audio.duration > 5, JSON.stringify(audio));
   const third = await wd.exec(`const l = document.querySelectorAll('[data-testid="replay-line"]')[3]; l.click(); return l.textContent;`);
   await new Promise((r) => setTimeout(r, 500));
   const current = await wd.exec(`const l = document.querySelector('[data-testid="replay-line"][aria-current="true"]'); return l ? l.textContent : null;`);

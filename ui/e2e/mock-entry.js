@@ -56,7 +56,7 @@ const state = {
   ],
   modelsError: null,
   // Call history and reviews. `findError` makes `find_calls` fail; `recordingUrls` maps a
-  // call to what `recording_url` answers (unknown: null, no recording); `rerunDelayMs`
+  // call to the file whose bytes `recording_audio` answers (unknown: none, no recording); `rerunDelayMs`
   // is how long a re-run takes.
   replay: {
     settings: { criteria: ['greeting', 'empathy', 'resolution', 'compliance'], recording: true, retention_days: 30 },
@@ -64,7 +64,7 @@ const state = {
     annotations: {},
     scores: {},
     // A file the webview cannot decode as audio: the player falls back to the clock.
-    recordingUrls: { 'past-en-1': './index.html' },
+    recordingUrls: { 'past-en-1': 'not-audio' },
     findError: null,
     rerunDelayMs: 400,
     personaScores: [
@@ -77,6 +77,22 @@ const state = {
 };
 let annotationSeq = 100;
 const clone = (v) => JSON.parse(JSON.stringify(v));
+
+/** A stereo 16-bit WAV (customer left, agent right) standing in for a call's recording. */
+function toneWav(seconds, rate = 8000) {
+  const frames = seconds * rate;
+  const buf = new ArrayBuffer(44 + frames * 4);
+  const v = new DataView(buf);
+  const text = (at, s) => { for (let i = 0; i < s.length; i++) v.setUint8(at + i, s.charCodeAt(i)); };
+  text(0, 'RIFF'); v.setUint32(4, 36 + frames * 4, true); text(8, 'WAVE'); text(12, 'fmt ');
+  v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 2, true); v.setUint32(24, rate, true);
+  v.setUint32(28, rate * 4, true); v.setUint16(32, 4, true); v.setUint16(34, 16, true); text(36, 'data'); v.setUint32(40, frames * 4, true);
+  for (let i = 0; i < frames; i++) {
+    v.setInt16(44 + i * 4, Math.round(3000 * Math.sin((2 * Math.PI * 220 * i) / rate)), true);
+    v.setInt16(46 + i * 4, Math.round(3000 * Math.sin((2 * Math.PI * 330 * i) / rate)), true);
+  }
+  return buf;
+}
 
 /** A `ModelStatus` as `model_status` reports it (`files`: [file, size] pairs). */
 function model(name, kind, about, license, files, installed) {
@@ -222,9 +238,14 @@ async function handle(cmd, args) {
       state.replay.scores[args.callId] ??= r.scores;
       return { ...r, annotations: clone(state.replay.annotations[args.callId]), scores: clone(state.replay.scores[args.callId]) };
     }
-    case 'recording_url':
-      pastCall(args.callId);
-      return state.replay.recordingUrls[args.callId] ?? null;
+    case 'recording_audio': {
+      // The shell answers the recording's WAV bytes (empty: no recording):
+      // 'tone:SECONDS' is a stereo tone, anything else bytes that are not audio.
+      const what = state.replay.recordingUrls[args.callId];
+      if (!what) return new ArrayBuffer(0);
+      const tone = /^tone:(\d+)$/.exec(what);
+      return tone ? toneWav(Number(tone[1])) : new TextEncoder().encode(`<!doctype html>${what}`).buffer;
+    }
     case 'add_annotation': {
       const a = args.annotation;
       if (!a.body.trim()) throw { code: 'invalid_input', message: 'body is required' };

@@ -15,7 +15,7 @@ import { events, hostile, LINE_MS, LONG_CALL, LONG_LINES } from './fixtures.mjs'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const artifacts = join(root, 'test-artifacts');
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ipc: http://ipc.localhost; object-src 'none'; base-uri 'none'; form-action 'none'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self' ipc: http://ipc.localhost; object-src 'none'; base-uri 'none'; form-action 'none'";
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 let failures = 0;
@@ -35,28 +35,8 @@ const mockBundle = await esbuild({
 const mockScript = mockBundle.outputFiles[0].text;
 
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' };
-/** A stereo 16-bit WAV (customer left, agent right) standing in for a call's recording. */
-function toneWav(seconds, rate = 8000) {
-  const frames = seconds * rate;
-  const buf = Buffer.alloc(44 + frames * 4);
-  buf.write('RIFF', 0); buf.writeUInt32LE(36 + frames * 4, 4); buf.write('WAVE', 8); buf.write('fmt ', 12);
-  buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(2, 22); buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 4, 28); buf.writeUInt16LE(4, 32); buf.writeUInt16LE(16, 34); buf.write('data', 36); buf.writeUInt32LE(frames * 4, 40);
-  for (let i = 0; i < frames; i++) {
-    buf.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 220 * i) / rate)), 44 + i * 4);
-    buf.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 330 * i) / rate)), 46 + i * 4);
-  }
-  return buf;
-}
-const recording = toneWav(95);
-
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
-  if (url.pathname === '/test-audio/past-en-1.wav') {
-    res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': recording.length, 'content-security-policy': CSP });
-    res.end(recording);
-    return;
-  }
   const rel = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '') || 'index.html';
   const file = join(dist, rel);
   if (!file.startsWith(dist) || !existsSync(file)) { res.writeHead(404); res.end(); return; }
@@ -559,7 +539,7 @@ try {
   check((await textOf('.warn-text')).includes('1 recorded events could not be read'), 'unreadable events are reported');
 
   // A recording: played through <audio>, at the chosen speed with the pitch kept.
-  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = '/test-audio/past-en-1.wav'; });
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = 'tone:95'; });
   await page.click('.replay-view button.back');
   await page.click('[data-testid="replay-row"][data-call-id="past-en-1"] td:nth-child(2)');
   await page.waitForSelector('[data-testid="replay-audio"]', { state: 'attached' });
@@ -579,11 +559,11 @@ try {
   check(stillPlaying, 'changing the speed while the recording plays keeps it playing');
 
   // A recording this webview cannot play: the clock takes over and says why.
-  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = './index.html'; });
+  await page.evaluate(() => { window.__SWITCHBOARD_MOCK__.state.replay.recordingUrls['past-en-1'] = 'not-audio'; });
   await page.click('.replay-view button.back');
   await page.click('[data-testid="replay-row"][data-call-id="past-en-1"] td:nth-child(2)');
   await page.waitForSelector('[data-testid="replay-audio-note"][data-reason="failed"]');
-  check((await textOf('[data-testid="replay-audio-note"]')).includes('cannot be played here') && (await replayCalls('recording_url')).some((a) => a.callId === 'past-en-1'),
+  check((await textOf('[data-testid="replay-audio-note"]')).includes('cannot be played here') && (await replayCalls('recording_audio')).some((a) => a.callId === 'past-en-1'),
     'an unplayable recording falls back to the virtual clock, with the reason shown');
   await page.click('[data-testid="replay-play"]');
   await page.waitForTimeout(400);

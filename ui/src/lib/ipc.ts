@@ -103,7 +103,14 @@ export type ExportFormat = 'json' | 'md' | 'vtt';
 export const findCalls = (filter: CallFilter) => call<PastCall[]>('find_calls', { filter });
 export const loadReplay = (callId: string) => call<CallReplay>('load_replay', { callId });
 /** Where the call's stereo WAV can be played from; null when the call was not recorded. */
-export const recordingUrl = (callId: string) => call<string | null>('recording_url', { callId });
+/** The call's recording as an object URL for the audio player (revoke it when done), or
+ *  null when the call has none. The shell sends the bytes: WebKitGTK cannot play media
+ *  from a custom URI scheme, a blob it can. */
+export async function recordingUrl(callId: string): Promise<string | null> {
+  const bytes = await call<ArrayBuffer>('recording_audio', { callId });
+  if (!bytes || bytes.byteLength === 0) return null;
+  return URL.createObjectURL(new Blob([bytes], { type: 'audio/wav' }));
+}
 export const addAnnotation = (annotation: NewAnnotation) => call<Annotation>('add_annotation', { annotation });
 export const deleteAnnotation = (id: string) => call<void>('delete_annotation', { id });
 export const setScore = (callId: string, criterion: string, score: number, note: string | null) =>
