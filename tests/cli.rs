@@ -496,4 +496,29 @@ fn a_recorded_call_is_found_exported_swept_and_rerun_from_the_cli() {
     let s = lines(&out);
     assert_eq!(s[0]["deleted"].as_array().unwrap().len(), 0);
     assert_eq!(s[0]["retention_days"], 90);
+
+    // Erasing the customer deletes the recording and the call with it.
+    let customer_id = found[0]["customer_id"].as_str().unwrap().to_string();
+    let file = recordings.join(rec["file"].as_str().unwrap());
+    let mut erase = bin();
+    env(&mut erase);
+    let out = erase
+        .args(["erase-customer", &customer_id, "--db", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&out)[0]["recordings_deleted"], 1);
+    assert!(!file.exists());
+    assert!(calls(&["--customer", "Omar"]).is_empty());
+    let mut again = bin();
+    env(&mut again);
+    let out = again
+        .args(["erase-customer", &customer_id, "--db", &db])
+        .output()
+        .unwrap();
+    assert_input_error(&out, &customer_id);
 }

@@ -316,16 +316,6 @@ try {
     spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', said, 'I would like to check the status of my order.'], { timeout: 20000 });
     await wd.waitFor('.line.speaker-agent[data-final="true"]', { timeout: 60000 });
     await new Promise((r) => setTimeout(r, 1200));
-    const heardDeadline = Date.now() + 60000;
-    let heard = '';
-    for (let attempt = 0; attempt < 3 && !/order/i.test(heard) && Date.now() < heardDeadline; attempt++) {
-      spawnSync('paplay', [said], { timeout: 20000 });
-      const until = Math.min(heardDeadline, Date.now() + 20000);
-      while (Date.now() < until && !/order/i.test(heard)) {
-        heard = await wd.exec(`return [...document.querySelectorAll('.line.speaker-customer[data-final="true"]')].map((e) => e.textContent).join(' | ');`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
     // Word errors against what was said: a recognizer may swap a small word ("status on my order"), which is no failure.
     const words = (t) => t.toLowerCase().replace(/[^a-z' ]+/g, ' ').split(/\s+/).filter(Boolean);
     const wordErrors = (ref, hyp) => {
@@ -340,8 +330,24 @@ try {
     const reference = words('I would like to check the status of my order.');
     // Each final line without its speaker label and score; the utterance may also
     // have been split over two lines, so the lines joined count too.
-    const heardLines = heard.split(' | ').map((l) => words(l.replace(/^\s*customer\s*/i, '').replace(/[+-]\d+\.\d+\s*$/, '')));
-    const errors = Math.min(...[...heardLines, heardLines.flat()].map((hyp) => wordErrors(reference, hyp)));
+    const errorsIn = (h) => {
+      const heardLines = h.split(' | ').map((l) => words(l.replace(/^\s*customer\s*/i, '').replace(/[+-]\d+\.\d+\s*$/, '')));
+      return Math.min(...[...heardLines, heardLines.flat()].map((hyp) => wordErrors(reference, hyp)));
+    };
+    const heardDeadline = Date.now() + 60000;
+    let heard = '';
+    // Played again (at most 3 times) until it is heard well: on a loaded 2-core
+    // machine (the simulated call's local LLM decoding meanwhile) the first words
+    // of a take can be lost.
+    for (let attempt = 0; attempt < 3 && errorsIn(heard) > 2 && Date.now() < heardDeadline; attempt++) {
+      spawnSync('paplay', [said], { timeout: 20000 });
+      const until = Math.min(heardDeadline, Date.now() + 20000);
+      while (Date.now() < until && errorsIn(heard) > 2) {
+        heard = await wd.exec(`return [...document.querySelectorAll('.line.speaker-customer[data-final="true"]')].map((e) => e.textContent).join(' | ');`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    const errors = errorsIn(heard);
     check('the caller is transcribed by local Whisper (at most 2 word errors in 10)', errors <= 2, `${errors} errors: ${heard.slice(0, 300)}`);
     const answered = Date.now() + 60000;
     let lines = await wd.exec(`return document.querySelectorAll('.line.speaker-agent').length;`);
@@ -391,10 +397,11 @@ try {
   // The simulated caller's call (خالد) ended long ago; find it by a word he said.
   await setField('[data-testid="replay-filter-keyword"]', 'الانترنت');
   let row = null;
-  for (let i = 0; i < 40 && !row; i++) {
+  for (let i = 0; i < 80 && !row; i++) {
     await wd.exec(`document.querySelector('[data-testid="replay-search"]').click(); return true;`);
     await new Promise((r) => setTimeout(r, 1500));
-    row = await wd.exec(`const r = [...document.querySelectorAll('[data-testid="replay-row"]')].find(r => r.textContent.includes('خالد')); return r ? r.textContent : null;`);
+    // Listed from its start; wait until it is over and its recording is stored.
+    row = await wd.exec(`const r = [...document.querySelectorAll('[data-testid="replay-row"]')].find(r => r.textContent.includes('خالد') && r.querySelector('[data-testid="replay-recorded"]')); return r ? r.textContent : null;`);
   }
   check('call history finds the call by a word said in Arabic', !!row, String(row));
   await shot('replay-history-en');

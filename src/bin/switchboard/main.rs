@@ -143,6 +143,13 @@ enum Command {
         #[arg(long)]
         db: Option<String>,
     },
+    /// Erase a customer: their calls (lines, events, comments, scores, recordings)
+    /// and tickets. Prints what was deleted.
+    EraseCustomer {
+        customer_id: String,
+        #[arg(long)]
+        db: Option<String>,
+    },
     /// Call recordings: retention sweep, crash recovery.
     Recordings {
         #[command(subcommand)]
@@ -407,6 +414,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Recordings { action, db } => replay::recordings(&config, action, db).await,
+        Command::EraseCustomer { customer_id, db } => {
+            replay::erase_customer(&config, &customer_id, db).await
+        }
         Command::Rerun { call_id, speed, db } => {
             replay::rerun_call(&config, &call_id, speed, db).await
         }

@@ -116,6 +116,24 @@ pub async fn recordings(
     Ok(())
 }
 
+/// `switchboard erase-customer ID`: the customer and everything of theirs,
+/// recordings included.
+pub async fn erase_customer(
+    config: &Config,
+    customer_id: &str,
+    db: Option<String>,
+) -> Result<(), Failure> {
+    let store = store(config, db).await?;
+    let recordings = retention::erase_customer(&store, &config.replay.dir(), customer_id)
+        .await
+        .map_err(crm_failure)?;
+    println!(
+        "{}",
+        serde_json::json!({"erased": customer_id, "recordings_deleted": recordings})
+    );
+    Ok(())
+}
+
 /// `switchboard rerun CALL_ID`: the call's customer turns through today's
 /// pipeline; old and new answers as one JSON object.
 pub async fn rerun_call(
