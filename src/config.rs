@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::Providers;
+use crate::call::{CallConfig, Providers};
 use crate::lang::Lang;
 use crate::llm::local::{LocalLlm, LocalLlmOptions};
 use crate::llm::openai::{OpenAiCompatible, OpenAiConfig};
@@ -711,6 +711,18 @@ impl Config {
     /// Providers for a call: configured LLM (or templates), espeak-ng, lexicon
     /// sentiment. STT is chosen by the caller (it depends on the transport; see
     /// [`Config::speech_to_text`]).
+    /// What a call starts with under this config (callers set the rest: the
+    /// call's language, the greeting).
+    pub fn call_config(&self) -> CallConfig {
+        CallConfig {
+            default_lang: self.default_lang,
+            turn: self.turn.clone(),
+            tools: self.tools_enabled(),
+            recording: self.replay.recording(),
+            ..Default::default()
+        }
+    }
+
     pub fn providers(&self) -> Providers {
         Providers {
             stt: None,

@@ -70,11 +70,7 @@ pub(crate) async fn call_setup(
     let call_config = state.call_config();
     let config = CallConfig {
         lang,
-        default_lang: call_config.default_lang,
-        turn: call_config.turn.clone(),
-        tools: call_config.tools_enabled(),
-        recording: call_config.replay.recording(),
-        ..Default::default()
+        ..call_config.call_config()
     };
     let providers = tauri::async_runtime::spawn_blocking(move || {
         call_config.start_local_llm();

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use switchboard::crm::{Annotation, CallFilter, CallScore, NewAnnotation, PastCall, PersonaScore};
 use switchboard::replay::export::{export, Format};
-use switchboard::replay::rerun::{rerun, Rerun};
+use switchboard::replay::rerun::{rerun_with, Rerun};
 use switchboard::replay::{load_replay_in, recording, retention, CallReplay};
 use tauri::State;
 
@@ -137,45 +137,9 @@ pub async fn export_call(
 pub async fn rerun_call(state: State<'_, AppState>, call_id: String) -> Reply<Rerun> {
     let config = state.call_config();
     let replay = load_replay_in(&store(&state)?, &call_id, None).await?;
-    let path = replay
-        .call
-        .recording
-        .as_ref()
-        .map(|f| config.replay.dir().join(f));
-    let cfg = config.clone();
-    let (decoded, providers) = tauri::async_runtime::spawn_blocking(move || {
-        let decoded = path.and_then(|p| match recording::read(&p) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!(code = e.code(), "re-running from the transcript");
-                None
-            }
-        });
-        let mut providers = cfg.providers();
-        if decoded.is_some() {
-            providers.stt = cfg.speech_to_text();
-        }
-        (decoded, providers)
-    })
-    .await
-    .map_err(|e| UiError::new("internal", e.to_string()))?;
-    let call_config = switchboard::call::CallConfig {
-        default_lang: config.default_lang,
-        turn: config.turn.clone(),
-        tools: config.tools_enabled(),
-        ..Default::default()
-    };
-    let work = std::env::temp_dir().join(format!("switchboard-rerun-{}", uuid::Uuid::new_v4()));
-    rerun(
-        &replay,
-        decoded.as_ref(),
-        providers,
-        call_config,
-        4.0,
-        &work,
-    )
-    .await
-    .map_err(|e| UiError::new("rerun_failed", e.to_string()))
+    rerun_with(&config, &replay, 4.0)
+        .await
+        .map_err(|e| UiError::new("rerun_failed", e.to_string()))
 }
 
 /// Finishes recordings a crash left behind, then deletes expired ones every hour.

@@ -51,4 +51,4 @@ pub mod resample;
 pub mod wav;
 pub use level::{peak, peak_dbfs, rms_dbfs};
 pub use resample::{resample, resample_to_16k, upsample_from_16k, StreamResampler};
-pub use wav::{decode_wav_bytes, read_wav, write_wav, AudioError};
+pub use wav::{decode_wav_bytes, read_wav, wav_bytes, write_wav, AudioError};

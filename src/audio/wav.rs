@@ -495,6 +495,29 @@ pub fn read_wav(path: &Path) -> Result<Vec<i16>, AudioError> {
     decode_wav_bytes(&bytes)
 }
 
+/// 16 kHz mono 16-bit PCM as the bytes of a WAV file (uploads, the console's
+/// player).
+pub fn wav_bytes(samples: impl ExactSizeIterator<Item = i16>) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + samples.len() * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
 /// Writes 16 kHz mono i16 samples as a WAV file.
 pub fn write_wav(path: &Path, samples: &[i16]) -> Result<(), AudioError> {
     let err = |e: hound::Error| AudioError::Write {

@@ -61,11 +61,34 @@ struct CallState {
     events: Vec<StoredEvent>,
 }
 
+impl CallState {
+    /// Keeps `ev` for the call's next write (partial lines are not kept).
+    fn keep(&mut self, ev: &CallEvent) {
+        if matches!(
+            ev.kind,
+            EventKind::Transcript {
+                is_final: false,
+                ..
+            }
+        ) {
+            return;
+        }
+        if let Ok(body) = serde_json::to_string(ev) {
+            self.events.push(StoredEvent {
+                call_id: ev.call_id.clone(),
+                seq: self.next_seq,
+                t_ms: ev.t_ms as i64,
+                kind: ev.kind.type_name().to_string(),
+                body,
+            });
+            self.next_seq += 1;
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Assembler {
     calls: HashMap<String, CallState>,
-    /// Events of a call that ended during the current `push`.
-    ended: HashMap<String, Vec<StoredEvent>>,
 }
 
 fn enum_str<T: Serialize>(v: &T) -> String {
@@ -87,41 +110,15 @@ impl Assembler {
 
     pub fn push(&mut self, ev: &CallEvent) -> Vec<WriteOp> {
         let mut ops = self.assemble(ev);
+        // A call's events are written with its other writes, before them (after the
+        // call row when it is new): one transaction per turn, not per event. The
+        // call's end writes its last ones (`assemble`).
         if let Some(call) = self.calls.get_mut(&ev.call_id) {
-            let partial = matches!(
-                ev.kind,
-                EventKind::Transcript {
-                    is_final: false,
-                    ..
-                }
-            );
-            if !partial {
-                if let Ok(body) = serde_json::to_string(ev) {
-                    call.events.push(StoredEvent {
-                        call_id: ev.call_id.clone(),
-                        seq: call.next_seq,
-                        t_ms: ev.t_ms as i64,
-                        kind: ev.kind.type_name().to_string(),
-                        body,
-                    });
-                    call.next_seq += 1;
-                }
-            }
-            // Events are written with the call's other writes, before them (the
-            // call row first when it is new): one transaction per turn, not per event.
+            call.keep(ev);
             if !ops.is_empty() && !call.events.is_empty() {
                 let batch = WriteOp::Events(std::mem::take(&mut call.events));
                 let at = usize::from(matches!(ops.first(), Some(WriteOp::StartCall(_))));
                 ops.insert(at, batch);
-            }
-        } else if let Some(events) = self.ended.remove(&ev.call_id) {
-            // The call just ended: its last events go before the end.
-            if !events.is_empty() {
-                let at = ops
-                    .iter()
-                    .position(|o| matches!(o, WriteOp::EndCall(_)))
-                    .unwrap_or(ops.len());
-                ops.insert(at, WriteOp::Events(events));
             }
         }
         ops
@@ -298,6 +295,9 @@ impl Assembler {
                 if let Some(p) = call.pending_customer.take() {
                     ops.push(WriteOp::Turn(p));
                 }
+                // The call's last events (this one too) go before its end.
+                call.keep(ev);
+                ops.push(WriteOp::Events(std::mem::take(&mut call.events)));
                 ops.push(WriteOp::EndCall(CallEnd {
                     id: ev.call_id.clone(),
                     ended_at: at,
@@ -307,20 +307,7 @@ impl Assembler {
                     sentiment_avg: sentiment_avg.map(f64::from),
                     sentiment_min: sentiment_min.map(f64::from),
                 }));
-                if let Some(mut state) = self.calls.remove(&ev.call_id) {
-                    // `push` adds this very event to the batch it writes before the end.
-                    let mut events = std::mem::take(&mut state.events);
-                    if let Ok(body) = serde_json::to_string(ev) {
-                        events.push(StoredEvent {
-                            call_id: ev.call_id.clone(),
-                            seq: state.next_seq,
-                            t_ms: ev.t_ms as i64,
-                            kind: ev.kind.type_name().to_string(),
-                            body,
-                        });
-                    }
-                    self.ended.insert(ev.call_id.clone(), events);
-                }
+                self.calls.remove(&ev.call_id);
             }
             _ => {}
         }

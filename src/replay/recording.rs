@@ -102,11 +102,14 @@ pub struct Finished {
     pub blanked_ms: u64,
 }
 
+// Frames are nearly every message: sent by value, not boxed (no allocation per
+// frame on the call's path); the small `Finish` is sent once.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Frame {
         channel: Channel,
         at_ms: u64,
-        frame: Box<Frame>,
+        frame: Frame,
     },
     Finish {
         blanks: Vec<(u64, u64)>,
@@ -161,7 +164,7 @@ impl Tape {
         let _ = self.tx.send(Msg::Frame {
             channel,
             at_ms,
-            frame: Box::new(*frame),
+            frame: *frame,
         });
     }
 
@@ -408,46 +411,9 @@ pub fn recover(
 /// A mono 16-bit WAV of a recording, both channels mixed (what the console's audio
 /// player plays: half the memory of stereo in the webview).
 pub fn mono_wav_bytes(d: &Decoded) -> Vec<u8> {
-    let n = d.customer.len().min(d.heard.len());
-    let data = (n * 2) as u32;
-    let mut out = Vec::with_capacity(44 + n * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    for (c, h) in d.customer.iter().zip(d.heard.iter()).take(n) {
-        let mixed = (i32::from(*c) + i32::from(*h)).clamp(i32::from(i16::MIN), i32::from(i16::MAX));
-        out.extend_from_slice(&(mixed as i16).to_le_bytes());
-    }
-    out
-}
-
-/// A stereo 16-bit WAV of a recording.
-pub fn write_wav(d: &Decoded, path: &Path) -> Result<(), RecordingError> {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let part = path.with_extension("wav.part");
-    {
-        let mut w = hound::WavWriter::create(&part, spec).map_err(|e| write_err(&part, e))?;
-        for (c, h) in d.customer.iter().zip(d.heard.iter()) {
-            w.write_sample(*c).map_err(|e| write_err(&part, e))?;
-            w.write_sample(*h).map_err(|e| write_err(&part, e))?;
-        }
-        w.finalize().map_err(|e| write_err(&part, e))?;
-    }
-    fs::rename(&part, path).map_err(|e| write_err(path, e))
+    crate::audio::wav_bytes(d.customer.iter().zip(&d.heard).map(|(c, h)| {
+        (i32::from(*c) + i32::from(*h)).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+    }))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::recording::Decoded;
 use super::CallReplay;
 use crate::audio::SAMPLE_RATE;
 use crate::call::{CallConfig, Providers};
+use crate::config::Config;
 use crate::events::{CallEvent, EventKind, Speaker};
 use crate::hub::LocalHub;
 use crate::routing::PersonaId;
@@ -44,6 +45,49 @@ pub struct Rerun {
     /// The customer's recorded audio was replayed (else their lines were typed).
     pub from_audio: bool,
     pub turns: Vec<RerunTurn>,
+}
+
+/// Re-runs `replay` with the models and settings of `config`: from the call's
+/// recording (in `config.replay.dir()`) when it can be read and a recognizer is
+/// installed, else from its lines.
+pub async fn rerun_with(
+    config: &Config,
+    replay: &CallReplay,
+    speed: f64,
+) -> Result<Rerun, SimError> {
+    let path = replay
+        .call
+        .recording
+        .as_ref()
+        .map(|f| config.replay.dir().join(f));
+    let cfg = config.clone();
+    // Reading the recording and loading the models block.
+    let (decoded, providers) = tokio::task::spawn_blocking(move || {
+        let decoded = path.and_then(|p| match super::recording::read(&p) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "re-running from the transcript");
+                None
+            }
+        });
+        let mut providers = cfg.providers();
+        if decoded.is_some() {
+            providers.stt = cfg.speech_to_text();
+        }
+        (decoded, providers)
+    })
+    .await
+    .map_err(|e| SimError::Output(e.to_string()))?;
+    let work = std::env::temp_dir().join(format!("switchboard-rerun-{}", uuid::Uuid::new_v4()));
+    rerun(
+        replay,
+        decoded.as_ref(),
+        providers,
+        config.call_config(),
+        speed,
+        &work,
+    )
+    .await
 }
 
 /// Audio kept before and after a line when it is cut from the recording.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::audio::{Frame, SAMPLE_RATE};
+use crate::audio::{wav_bytes, Frame, SAMPLE_RATE};
 use crate::lang::{detect, Lang, LangHint};
 use crate::resilience::{
     error_detail, one_line as clean, read_body as read, retry_after, root_cause, skipped_for,
@@ -165,7 +165,7 @@ impl SttSession for Session {
             ));
         }
         let deadline = Instant::now() + cfg.timeout;
-        let (boundary, body) = form(cfg, &wav(&self.samples), self.hint);
+        let (boundary, body) = form(cfg, &wav_bytes(self.samples.iter().copied()), self.hint);
         let mut attempt = 1;
         loop {
             let failure = match self.once(&key, &boundary, &body, deadline).await {
@@ -394,28 +394,6 @@ fn form(cfg: &OpenAiSttConfig, wav: &[u8], hint: LangHint) -> (String, Vec<u8>) 
     (boundary, body)
 }
 
-/// 16 kHz mono 16-bit PCM in a WAV file.
-fn wav(samples: &[i16]) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +414,7 @@ mod tests {
     fn the_upload_is_a_valid_wav_in_a_well_formed_form() {
         let cfg = OpenAiSttConfig::new(Some("k".into()));
         let samples: Vec<i16> = (0..1600).map(|i| i as i16).collect();
-        let w = wav(&samples);
+        let w = wav_bytes(samples.iter().copied());
         let decoded = crate::audio::decode_wav_bytes(&w).unwrap();
         assert_eq!(decoded.len(), 1600);
         let (boundary, body) = form(&cfg, &w, LangHint::Ar);

@@ -314,7 +314,6 @@ pub struct AgentArgs {
 }
 
 pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
-    use switchboard::call::CallConfig;
     use switchboard::crm::CrmStore;
     use switchboard::hub::LocalHub;
     use switchboard::livekit::ffi;
@@ -377,13 +376,7 @@ pub async fn agent(mut config: Config, args: AgentArgs) -> Result<(), Failure> {
             Err(e) => eprintln!("warning: {e}; this call will not be recorded"),
         }
     }
-    let call_config = CallConfig {
-        default_lang: config.default_lang,
-        turn: config.turn.clone(),
-        tools: config.tools_enabled(),
-        recording: config.replay.recording(),
-        ..Default::default()
-    };
+    let call_config = config.call_config();
     let plan = CallPlan {
         hub: hub.clone(),
         creds: creds.clone(),

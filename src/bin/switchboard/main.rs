@@ -874,12 +874,8 @@ async fn simulate(mut config: Config, args: SimulateArgs) -> Result<(), Failure>
         }
     };
     let call_config = CallConfig {
-        default_lang: config.default_lang,
-        turn: config.turn.clone(),
         greet: !no_greeting,
-        tools: config.tools_enabled(),
-        recording: config.replay.recording(),
-        ..Default::default()
+        ..config.call_config()
     };
     let hub = LocalHub::new(4096);
     let printer = spawn_event_printer(&hub, transcript, true, config.replay.record);

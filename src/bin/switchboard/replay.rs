@@ -6,7 +6,7 @@ use clap::Subcommand;
 use switchboard::config::Config;
 use switchboard::crm::{CallFilter, CrmError, CrmStore};
 use switchboard::replay::export::{export, Format};
-use switchboard::replay::{load_replay, recording, rerun, retention};
+use switchboard::replay::{load_replay, rerun, retention};
 
 use crate::Failure;
 
@@ -88,9 +88,14 @@ pub async fn recordings(
     let dir = config.replay.dir();
     match action {
         RecordingsAction::Sweep => {
-            let s = retention::sweep(&store, &dir, config.replay.retention_days, now_ms())
-                .await
-                .map_err(crm_failure)?;
+            let s = retention::sweep(
+                &store,
+                &dir,
+                config.replay.retention_days,
+                switchboard::crm::now_ms(),
+            )
+            .await
+            .map_err(crm_failure)?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -144,48 +149,9 @@ pub async fn rerun_call(
 ) -> Result<(), Failure> {
     let store = store(config, db).await?;
     let replay = load_replay(&store, call_id).await.map_err(crm_failure)?;
-    let decoded = match &replay.call.recording {
-        Some(f) => {
-            let path = config.replay.dir().join(f);
-            match tokio::task::spawn_blocking(move || recording::read(&path)).await {
-                Ok(Ok(d)) => Some(d),
-                Ok(Err(e)) => {
-                    eprintln!("warning: {e}; re-running from the transcript");
-                    None
-                }
-                Err(_) => None,
-            }
-        }
-        None => None,
-    };
-    let mut providers = config.providers();
-    if decoded.is_some() {
-        providers.stt = config.speech_to_text();
-    }
-    let call_config = switchboard::call::CallConfig {
-        default_lang: config.default_lang,
-        turn: config.turn.clone(),
-        tools: config.tools_enabled(),
-        ..Default::default()
-    };
-    let work = std::env::temp_dir().join(format!("switchboard-rerun-{}", uuid::Uuid::new_v4()));
-    let r = rerun::rerun(
-        &replay,
-        decoded.as_ref(),
-        providers,
-        call_config,
-        speed,
-        &work,
-    )
-    .await
-    .map_err(|e| Failure::Other(e.to_string()))?;
+    let r = rerun::rerun_with(config, &replay, speed)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?;
     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     Ok(())
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
